@@ -1,0 +1,10 @@
+"""Listeners, one folder per feature; each folder's register(app) wires its ids to functions."""
+
+from slack_bolt import App
+
+
+def register_all(app: App) -> None:
+    from handlers import handoff, partners
+
+    handoff.register(app)
+    partners.register(app)

@@ -1,0 +1,63 @@
+"""The app factory: `create_app(settings, client=None)` builds a Bolt app and touches no network at import."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, ServerErrorRetryHandler
+
+from bot.errors import handle_error
+from bot.middleware import inject_services
+from bot.services import Services
+from bot.settings import Settings
+from store.db import make_engine, make_session_factory
+from store.playbook import Playbook, default_playbook, load_playbook
+
+
+def make_client(settings: Settings) -> WebClient:
+    """The Web API client, with slack_sdk's retry handlers for rate limits, 5xx and dropped connections."""
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=1),
+            RateLimitErrorRetryHandler(max_retry_count=1),
+            ServerErrorRetryHandler(max_retry_count=1),
+        ],
+    )
+
+
+def load_configured_playbook(settings: Settings) -> Playbook:
+    return load_playbook(settings.playbook_path) if settings.playbook_path else default_playbook()
+
+
+def build_services(settings: Settings, client: WebClient | None = None, *, playbook: Playbook | None = None, engine=None) -> Services:
+    engine = engine or make_engine(settings.database_url)
+    return Services(
+        settings=settings,
+        playbook=playbook or load_configured_playbook(settings),
+        engine=engine,
+        sessions=make_session_factory(engine),
+        client=client or make_client(settings),
+    )
+
+
+def create_app(settings: Settings, client: WebClient | None = None, *, services: Services | None = None,
+               token_verification: bool = True) -> App:
+    from handlers import register_all
+
+    services = services or build_services(settings, client)
+    app = App(
+        client=services.client,
+        signing_secret=settings.slack_signing_secret,
+        token_verification_enabled=token_verification,
+        logger=logging.getLogger("partnerbot.bolt"),
+    )
+    app.use(inject_services(services))
+    app.error(handle_error)
+    register_all(app)
+    app.services = services  # for the web entry point's health check and for tests
+    return app

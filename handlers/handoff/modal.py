@@ -1,0 +1,59 @@
+"""The handoff modal's submission, the partner type-ahead and the decline reason."""
+
+from __future__ import annotations
+
+import json
+
+from messages import handoff as views
+from messages.fields import read_state
+from messages.ids import Handoff as Ids
+from store import handoffs, partners
+from store.errors import AlreadyDone, NotAllowed, ValidationFailed
+
+
+def partner_options(ack, payload, context) -> None:
+    services = context["services"]
+    with services.sessions() as session:
+        found = partners.search(session, payload.get("value", ""))
+    ack(**views.partner_options(found))
+
+
+def submit(ack, body, view, context) -> None:
+    services = context["services"]
+    form = read_state(view["state"]["values"])
+    form["consent"] = "yes" in (form.get(Ids.CONSENT) or [])
+    try:
+        draft = handoffs.validate_draft(form, playbook=services.playbook)
+        with services.transaction() as session:
+            result = handoffs.create_handoff(session, draft=draft, sender_id=body["user"]["id"], playbook=services.playbook)
+    except ValidationFailed as failure:
+        ack(response_action="errors", errors=failure.errors)
+        return
+    ack()
+    services.deliver(result.outbox_ids)
+
+
+def submit_decline(ack, body, view, context) -> None:
+    services = context["services"]
+    lead_id = int(json.loads(view.get("private_metadata") or "{}").get("lead_id", 0))
+    reason = read_state(view["state"]["values"]).get(Ids.REASON) or ""
+    try:
+        with services.transaction() as session:
+            ids = handoffs.decline_lead(session, lead_id=lead_id, user_id=body["user"]["id"], reason=reason,
+                                        playbook=services.playbook)
+    except ValidationFailed as failure:
+        ack(response_action="errors", errors=failure.errors)
+        return
+    except (NotAllowed, AlreadyDone) as refusal:
+        ack(response_action="errors", errors={Ids.REASON: _plain(str(refusal))})
+        return
+    ack()
+    services.deliver(ids)
+
+
+def _plain(text: str) -> str:
+    """Inline modal errors are plain text: drop Slack's mention and date markup."""
+    import re
+
+    text = re.sub(r"<!date\^\d+\^[^|>]*\|([^>]*)>", r"\1", text)
+    return re.sub(r"<@([A-Z0-9]+)>", r"@\1", text)

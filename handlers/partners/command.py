@@ -1,0 +1,43 @@
+"""`/partner add [name] | list [filter] | help`, routed through a table."""
+
+from __future__ import annotations
+
+from messages import partners as views
+from messages.prose import help_message
+from messages.text import escape
+from store import partners
+
+
+def _add(rest, command, client, respond, services) -> None:
+    playbook = services.playbook
+    client.views_open(trigger_id=command["trigger_id"],
+                      view=views.add_partner_modal(name=rest[:200], partner_types=playbook.partner_types,
+                                                   tiers=playbook.tiers, product_lines=playbook.product_lines))
+
+
+def _list(rest, command, client, respond, services) -> None:
+    with services.sessions() as session:
+        found, total = partners.list_partners(session, query=rest)
+        respond(**views.partner_list(found, total=total, query=rest))
+
+
+def _help(rest, command, client, respond, services) -> None:
+    respond(**help_message("partner", types=services.playbook.partner_types, tiers=services.playbook.tiers))
+
+
+SUBCOMMANDS = {"add": _add, "list": _list, "help": _help, "": _help}
+
+
+def handle(ack, command, client, respond, context) -> None:
+    ack()
+    text = (command.get("text") or "").strip()
+    word, _, rest = text.partition(" ")
+    route = SUBCOMMANDS.get(word.lower())
+    if route is None:
+        message = help_message("partner", types=context["services"].playbook.partner_types,
+                               tiers=context["services"].playbook.tiers)
+        message["text"] = f"I don't know `/partner {escape(word)}`.\n\n" + message["text"]
+        message["blocks"][0]["text"]["text"] = message["text"]
+        respond(**message)
+        return
+    route(rest.strip(), command, client, respond, context["services"])

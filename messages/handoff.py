@@ -1,0 +1,319 @@
+"""Block Kit for the lead handoff: the modal, the lead card, notices and the list. Pure functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    CheckboxesElement,
+    ContextBlock,
+    DividerBlock,
+    EmailInputElement,
+    ExternalDataSelectElement,
+    HeaderBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    RadioButtonsElement,
+    SectionBlock,
+    StaticSelectElement,
+    UserSelectElement,
+)
+from slack_sdk.models.views import View
+
+from messages.fields import input_block
+from messages.ids import Handoff as Ids
+from messages.text import escape, money, truncate, user, when
+
+STAGE_LABELS = {
+    "handed_off": "Waiting for the owner to accept",
+    "accepted": "Accepted",
+    "contacted": "Contacted",
+    "qualified": "Qualified",
+    "proposal": "Proposal",
+    "negotiation": "Negotiation",
+    "closed_won": "Closed won",
+    "closed_lost": "Closed lost",
+    "declined": "Declined",
+}
+DIRECTION_LABELS = {"to_partner": "To the partner", "from_partner": "From the partner"}
+
+
+@dataclass(frozen=True)
+class ConflictRef:
+    ref: str
+    partner: str
+    owner_id: str
+
+
+@dataclass(frozen=True)
+class LeadView:
+    """Everything a card shows, read from the store once."""
+
+    id: int
+    ref: str
+    partner: str
+    partner_tier: str
+    partner_manager_id: str | None
+    direction: str
+    company: str
+    domain: str | None
+    contact_name: str | None
+    contact_email: str | None
+    consent: bool
+    problem: str
+    value_proposition: str | None
+    next_steps: str
+    estimated_value: Decimal | None
+    product_line: str | None
+    stage: str
+    sender_id: str
+    primary_owner_id: str
+    backup_owner_id: str | None
+    accept_by: dt.datetime
+    first_outreach_by: dt.datetime
+    accepted_at: dt.datetime | None
+    accepted_by: str | None
+    declined_at: dt.datetime | None
+    declined_by: str | None
+    decline_reason: str | None
+    first_outreach_at: dt.datetime | None
+    first_outreach_logged_by: str | None
+    created_at: dt.datetime
+    conflicts: tuple[ConflictRef, ...]
+    zone: ZoneInfo
+
+    @classmethod
+    def from_models(cls, lead, partner, conflicts, zone: ZoneInfo) -> "LeadView":
+        return cls(
+            id=lead.id, ref=lead.ref, partner=partner.name, partner_tier=partner.tier,
+            partner_manager_id=partner.manager_id, direction=lead.direction, company=lead.company,
+            domain=lead.domain, contact_name=lead.contact_name, contact_email=lead.contact_email,
+            consent=lead.consent, problem=lead.problem, value_proposition=lead.value_proposition,
+            next_steps=lead.next_steps, estimated_value=lead.estimated_value, product_line=lead.product_line,
+            stage=lead.stage, sender_id=lead.sender_id, primary_owner_id=lead.primary_owner_id,
+            backup_owner_id=lead.backup_owner_id, accept_by=lead.accept_by,
+            first_outreach_by=lead.first_outreach_by, accepted_at=lead.accepted_at,
+            accepted_by=lead.accepted_by, declined_at=lead.declined_at, declined_by=lead.declined_by,
+            decline_reason=lead.decline_reason, first_outreach_at=lead.first_outreach_at,
+            first_outreach_logged_by=lead.first_outreach_logged_by, created_at=lead.created_at,
+            conflicts=tuple(conflicts), zone=zone,
+        )
+
+
+# --- the modal --------------------------------------------------------------------------------
+
+def handoff_modal(*, company: str = "", product_lines: list[str] | tuple[str, ...] = (), channel_id: str | None = None) -> dict:
+    product_line = (
+        StaticSelectElement(action_id=Ids.INPUT, placeholder="Choose a product line",
+                            options=[Option(text=p, value=p) for p in product_lines[:100]])
+        if product_lines
+        else PlainTextInputElement(action_id=Ids.INPUT, max_length=120, placeholder="e.g. Analytics")
+    )
+    blocks = [
+        input_block(Ids.PARTNER, "Partner",
+                    ExternalDataSelectElement(action_id=Ids.PARTNER_SEARCH, placeholder="Type to search partners",
+                                              min_query_length=0),
+                    hint="Start typing the partner's name."),
+        input_block(Ids.DIRECTION, "Direction",
+                    RadioButtonsElement(action_id=Ids.INPUT, options=[Option(text=v, value=k) for k, v in DIRECTION_LABELS.items()],
+                                        initial_option=Option(text=DIRECTION_LABELS["to_partner"], value="to_partner"))),
+        input_block(Ids.COMPANY, "Company",
+                    PlainTextInputElement(action_id=Ids.INPUT, max_length=200, initial_value=company or None,
+                                          placeholder="The customer's company")),
+        input_block(Ids.DOMAIN, "Company website or domain",
+                    PlainTextInputElement(action_id=Ids.INPUT, max_length=253, placeholder="acme.com"),
+                    optional=True, hint="Used to spot two partners registering the same customer."),
+        input_block(Ids.CONTACT_NAME, "Contact name", PlainTextInputElement(action_id=Ids.INPUT, max_length=200), optional=True),
+        input_block(Ids.CONTACT_EMAIL, "Contact email", EmailInputElement(action_id=Ids.INPUT, placeholder="name@company.com"), optional=True),
+        input_block(Ids.CONSENT, "Consent",
+                    CheckboxesElement(action_id=Ids.INPUT, options=[Option(value="yes", text="The contact agreed to their details being shared with the partner")]),
+                    optional=True, hint="Required before contact details go to a partner."),
+        input_block(Ids.PROBLEM, "Pressing problem",
+                    PlainTextInputElement(action_id=Ids.INPUT, multiline=True, max_length=2000,
+                                          placeholder="What the customer needs solved, and by when")),
+        input_block(Ids.VALUE_PROPOSITION, "Partner value proposition",
+                    PlainTextInputElement(action_id=Ids.INPUT, multiline=True, max_length=2000,
+                                          placeholder="Why this partner is the right fit"), optional=True),
+        input_block(Ids.NEXT_STEPS, "Next steps",
+                    PlainTextInputElement(action_id=Ids.INPUT, multiline=True, max_length=2000,
+                                          placeholder="What was agreed with the customer")),
+        input_block(Ids.ESTIMATED_VALUE, "Estimated value",
+                    PlainTextInputElement(action_id=Ids.INPUT, max_length=20, placeholder="25000"), optional=True),
+        input_block(Ids.PRODUCT_LINE, "Product line", product_line, optional=True),
+        input_block(Ids.PRIMARY_OWNER, "Primary owner",
+                    UserSelectElement(action_id=Ids.INPUT, placeholder="Who acts on this lead"),
+                    hint="They get the lead with Accept and Decline buttons."),
+        input_block(Ids.BACKUP_OWNER, "Backup owner",
+                    UserSelectElement(action_id=Ids.INPUT, placeholder="Who steps in if the owner can't"), optional=True),
+    ]
+    view = View(type="modal", callback_id=Ids.MODAL, title="Hand off a lead", submit="Hand off", close="Cancel",
+                blocks=blocks, private_metadata=json.dumps({"channel_id": channel_id}) if channel_id else None)
+    return view.to_dict()
+
+
+def decline_modal(view: LeadView) -> dict:
+    blocks = [
+        SectionBlock(text=MarkdownTextObject(text=f"Decline *{view.ref}* — {escape(view.company)} from <@{view.sender_id}>?")),
+        input_block(Ids.REASON, "Why are you declining?",
+                    PlainTextInputElement(action_id=Ids.INPUT, multiline=True, max_length=1000,
+                                          placeholder="e.g. Outside our territory — try the EMEA team"),
+                    hint="The sender sees this, so they can find another owner."),
+    ]
+    return View(type="modal", callback_id=Ids.DECLINE_MODAL, title="Decline lead", submit="Decline",
+                close="Cancel", blocks=blocks, private_metadata=json.dumps({"lead_id": view.id})).to_dict()
+
+
+# --- cards and notices --------------------------------------------------------------------------
+
+def _facts(view: LeadView, *, show_contact: bool) -> list[SectionBlock]:
+    company = escape(view.company) + (f" ({escape(view.domain)})" if view.domain else "")
+    if show_contact and (view.contact_name or view.contact_email):
+        contact = " · ".join(escape(x) for x in (view.contact_name, view.contact_email) if x)
+    elif view.contact_name or view.contact_email:
+        contact = "_shared with the owner only_"
+    else:
+        contact = "_not given_"
+    fields = [
+        f"*Partner*\n{escape(view.partner)} ({escape(view.partner_tier)})",
+        f"*Direction*\n{DIRECTION_LABELS.get(view.direction, view.direction)}",
+        f"*Company*\n{company}",
+        f"*Contact*\n{contact}",
+        f"*Estimated value*\n{money(view.estimated_value)}",
+        f"*Product line*\n{escape(view.product_line) if view.product_line else '_not given_'}",
+    ]
+    blocks = [SectionBlock(fields=[MarkdownTextObject(text=f) for f in fields])]
+    for label, text in (("Pressing problem", view.problem), ("Partner value proposition", view.value_proposition),
+                        ("Next steps", view.next_steps)):
+        if text:
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*{label}*\n{truncate(escape(text), 2900)}")))
+    return blocks
+
+
+def _clocks(view: LeadView) -> str:
+    owners = f"Owner {user(view.primary_owner_id)}" + (f" · backup {user(view.backup_owner_id)}" if view.backup_owner_id else "")
+    if view.stage == "handed_off":
+        return f"{owners}\n:hourglass_flowing_sand: Accept by *{when(view.accept_by, view.zone)}* · first outreach by *{when(view.first_outreach_by, view.zone)}*"
+    if view.stage in ("accepted",) and not view.first_outreach_at:
+        return f"{owners}\n:hourglass_flowing_sand: First outreach by *{when(view.first_outreach_by, view.zone)}*"
+    return owners
+
+
+def status_line(view: LeadView) -> str | None:
+    parts = []
+    if view.accepted_by:
+        parts.append(f":white_check_mark: Accepted by {user(view.accepted_by)} {when(view.accepted_at, view.zone)}")
+    if view.declined_by:
+        parts.append(f":x: Declined by {user(view.declined_by)} {when(view.declined_at, view.zone)}: "
+                     f"“{truncate(escape(view.decline_reason), 500)}”")
+    if view.first_outreach_at:
+        late = view.first_outreach_at > view.first_outreach_by
+        parts.append(f":telephone_receiver: First outreach logged by {user(view.first_outreach_logged_by)} "
+                     f"{when(view.first_outreach_at, view.zone)}" + (" — after the deadline" if late else " — on time"))
+    return "\n".join(parts) or None
+
+
+def lead_card(view: LeadView, *, audience: str = "owner") -> dict[str, Any]:
+    """The lead card. `owner`: with the buttons that fit the stage. `channel`: a notice, no buttons."""
+    verb = "handed" if view.direction == "to_partner" else "brought"
+    title = f"{view.ref} · {view.company}"
+    intro = (f"{user(view.sender_id)} {verb} you a lead" if audience == "owner"
+             else f"{user(view.sender_id)} handed off a lead to {user(view.primary_owner_id)}")
+    blocks: list = [HeaderBlock(text=truncate(title, 150)),
+                    SectionBlock(text=MarkdownTextObject(text=f"{intro} · *{STAGE_LABELS.get(view.stage, view.stage)}*"))]
+    blocks += _facts(view, show_contact=audience == "owner" or view.consent)
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_clocks(view))]))
+    if view.conflicts:
+        listed = "; ".join(f"{c.ref} ({escape(c.partner)}, {user(c.owner_id)})" for c in view.conflicts[:10])
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text=f":warning: *Possible conflict* with {listed}. The partner managers have been told.")))
+    line = status_line(view)
+    if line:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=line)))
+    if audience == "owner":
+        buttons = _buttons(view)
+        if buttons:
+            blocks.append(ActionsBlock(block_id=Ids.ACTIONS_BLOCK, elements=buttons))
+    text = f"{view.ref} · {view.company} — {STAGE_LABELS.get(view.stage, view.stage)}"
+    return {"text": truncate(escape(text), 3000), "blocks": [b.to_dict() for b in blocks]}
+
+
+def _buttons(view: LeadView) -> list[ButtonElement]:
+    value = str(view.id)
+    if view.stage == "handed_off":
+        return [ButtonElement(text="Accept", action_id=Ids.ACCEPT, value=value, style="primary"),
+                ButtonElement(text="Decline", action_id=Ids.DECLINE, value=value, style="danger")]
+    if view.stage in ("accepted",) and not view.first_outreach_at:
+        return [ButtonElement(text="Log first outreach", action_id=Ids.LOG_OUTREACH, value=value, style="primary")]
+    return []
+
+
+def sender_confirmation(view: LeadView, *, duplicates: list[LeadView] = ()) -> dict[str, Any]:
+    text = (f":outbox_tray: *{view.ref}* — {escape(view.company)} is with {user(view.primary_owner_id)} "
+            f"({escape(view.partner)}). They have until *{when(view.accept_by, view.zone)}* to accept; "
+            f"I'll tell you when they answer. See your open leads with `/handoff list`.")
+    blocks = [SectionBlock(text=MarkdownTextObject(text=text))]
+    if view.conflicts:
+        listed = "; ".join(f"{c.ref} ({escape(c.partner)}, {user(c.owner_id)})" for c in view.conflicts[:10])
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text=f":warning: Possible conflict with {listed}: another partner registered this customer. "
+                 "The partner managers have been told.")))
+    if duplicates:
+        listed = ", ".join(f"{d.ref} (from {user(d.sender_id)}, {STAGE_LABELS.get(d.stage, d.stage).lower()})" for d in duplicates[:10])
+        blocks.append(SectionBlock(text=MarkdownTextObject(
+            text=f":warning: Likely duplicate: {escape(view.partner)} already has {listed} for "
+                 f"{escape(view.domain)}. Check before the partner gets the same customer twice.")))
+    return {"text": f"{view.ref} handed off to {user(view.primary_owner_id)}", "blocks": [b.to_dict() for b in blocks]}
+
+
+def conflict_notice(view: LeadView, others: list[LeadView]) -> dict[str, Any]:
+    lines = [f"• *{o.ref}* — {escape(o.company)}, {escape(o.partner)}, owner {user(o.primary_owner_id)}, "
+             f"handed off {when(o.created_at, o.zone)}" for o in others[:10]]
+    text = (f":warning: *Possible channel conflict* on *{escape(view.domain)}*: {user(view.sender_id)} just handed off "
+            f"*{view.ref}* — {escape(view.company)} with {escape(view.partner)} (owner {user(view.primary_owner_id)}), "
+            f"and within the protection window this customer was already registered as:\n" + "\n".join(lines)
+            + "\nDecide which partner keeps the deal and tell both owners.")
+    return {"text": f"Possible conflict: {view.ref} and " + ", ".join(o.ref for o in others),
+            "blocks": [SectionBlock(text=MarkdownTextObject(text=truncate(text, 3000))).to_dict()]}
+
+
+def accepted_notice(view: LeadView) -> dict[str, Any]:
+    text = (f":white_check_mark: {user(view.accepted_by)} accepted *{view.ref}* — {escape(view.company)} "
+            f"({escape(view.partner)}). First outreach is due by *{when(view.first_outreach_by, view.zone)}*.")
+    return {"text": f"{view.ref} accepted", "blocks": [SectionBlock(text=MarkdownTextObject(text=text)).to_dict()]}
+
+
+def declined_notice(view: LeadView) -> dict[str, Any]:
+    text = (f":x: {user(view.declined_by)} declined *{view.ref}* — {escape(view.company)} ({escape(view.partner)}): "
+            f"“{truncate(escape(view.decline_reason), 1000)}”\nHand it to someone else with `/handoff {escape(view.company)}`.")
+    return {"text": f"{view.ref} declined", "blocks": [SectionBlock(text=MarkdownTextObject(text=text)).to_dict()]}
+
+
+def leads_list(views: list[LeadView], *, total: int, user_id: str) -> dict[str, Any]:
+    if not views:
+        return {"text": "You have no open leads. Hand one off with `/handoff`.", "response_type": "ephemeral"}
+    blocks: list = [HeaderBlock(text=f"Your open leads ({total})")]
+    for v in views[:30]:
+        role = ("owner" if v.primary_owner_id == user_id else "backup" if v.backup_owner_id == user_id else "sent by you")
+        line = (f"*{v.ref}* — {escape(v.company)} · {escape(v.partner)} · {STAGE_LABELS.get(v.stage, v.stage)} · _{role}_\n"
+                + _clocks(v).replace("\n", " · "))
+        section = SectionBlock(text=MarkdownTextObject(text=truncate(line, 3000)))
+        if v.stage == "handed_off" and user_id in (v.primary_owner_id, v.backup_owner_id):
+            section = SectionBlock(text=MarkdownTextObject(text=truncate(line, 3000)),
+                                   accessory=ButtonElement(text="Accept", action_id=Ids.ACCEPT, value=str(v.id), style="primary"))
+        blocks.append(section)
+    if total > len(views[:30]):
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Showing the {len(views[:30])} most urgent of {total}.")]))
+    return {"text": f"Your open leads ({total})", "response_type": "ephemeral", "blocks": [b.to_dict() for b in blocks]}
+
+
+def partner_options(partners: list[tuple[int, str, str]]) -> dict[str, Any]:
+    """Options for the type-ahead: (id, name, tier). Slack shows at most 100."""
+    return {"options": [Option(text=truncate(f"{name} ({tier})", 75), value=str(pid)).to_dict() for pid, name, tier in partners[:100]]}

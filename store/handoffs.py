@@ -1,0 +1,444 @@
+"""Lead handoffs: validate a draft, save it with its clocks, accept, decline, log first outreach.
+
+Every operation here is one transaction that writes its audit event and its outgoing Slack
+messages (outbox). Decisions are conditional UPDATEs: two presses at once, exactly one wins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from messages import handoff as views
+from store import audit, outbox
+from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
+from store.models import LEAD_REF_OFFSET, Handoff, Lead, LeadConflict, Partner, utcnow
+from store.playbook import Playbook
+
+OPEN_STAGES_EXCLUDED = ("declined", "closed_won", "closed_lost")
+DIRECTIONS = {"to_partner": "To the partner", "from_partner": "From the partner"}
+LIMITS = {
+    "company": 200,
+    "domain": 253,
+    "contact_name": 200,
+    "contact_email": 254,
+    "problem": 2000,
+    "value_proposition": 2000,
+    "next_steps": 2000,
+    "product_line": 120,
+    "reason": 1000,
+}
+REQUIRED = {
+    "partner": "Choose the partner this lead goes to or comes from.",
+    "direction": "Say whether the lead goes to the partner or comes from them.",
+    "company": "Enter the customer's company name.",
+    "problem": "Describe the customer's pressing problem, so the receiver can act on it.",
+    "next_steps": "Write the agreed next steps.",
+    "primary_owner": "Choose who owns this lead.",
+}
+EMAIL_RE = re.compile(r"^[^@\s<>]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+MAX_VALUE = Decimal("1000000000000")
+
+
+def normalise_domain(value: str | None) -> str | None:
+    """`https://www.Acme.com/about` -> `acme.com`; an email gives its domain."""
+    if not value:
+        return None
+    text = value.strip().lower()
+    if "@" in text and "/" not in text:
+        text = text.rsplit("@", 1)[1]
+    text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", text)
+    text = text.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    text = text.split(":", 1)[0].strip(".")
+    if text.startswith("www."):
+        text = text[4:]
+    return text or None
+
+
+def parse_lead_ref(text: str) -> int | None:
+    """`L-1042` (any case, with or without the dash) -> lead id 42."""
+    match = re.fullmatch(r"\s*[Ll]-?(\d{1,12})\s*", text or "")
+    if not match:
+        return None
+    number = int(match.group(1)) - LEAD_REF_OFFSET
+    return number if number > 0 else None
+
+
+@dataclass(frozen=True)
+class HandoffDraft:
+    partner_id: int
+    direction: str
+    company: str
+    domain: str | None
+    contact_name: str | None
+    contact_email: str | None
+    consent: bool
+    problem: str
+    value_proposition: str | None
+    next_steps: str
+    estimated_value: Decimal | None
+    product_line: str | None
+    primary_owner_id: str
+    backup_owner_id: str | None
+
+
+def validate_draft(form: dict[str, Any], *, playbook: Playbook) -> HandoffDraft:
+    """Check a submitted form; raise ValidationFailed with one message per bad field."""
+    values = {k: (v.strip() if isinstance(v, str) else v) for k, v in form.items()}
+    errors: dict[str, str] = {}
+    for name, message in REQUIRED.items():
+        if not values.get(name):
+            errors[name] = message
+    for name, limit in LIMITS.items():
+        value = values.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            errors[name] = f"Keep this under {limit} characters (it has {len(value)})."
+
+    partner_id = None
+    if values.get("partner") and "partner" not in errors:
+        try:
+            partner_id = int(values["partner"])
+        except (TypeError, ValueError):
+            errors["partner"] = "Choose a partner from the list."
+    direction = values.get("direction")
+    if direction and direction not in DIRECTIONS:
+        errors["direction"] = "Choose to the partner or from the partner."
+
+    email = values.get("contact_email") or None
+    if email and "contact_email" not in errors and not EMAIL_RE.match(email):
+        errors["contact_email"] = "That doesn't look like an email address (name@company.com)."
+
+    domain_text = values.get("domain") or None
+    domain = normalise_domain(domain_text)
+    if domain_text and "domain" not in errors and (not domain or not DOMAIN_RE.match(domain)):
+        errors["domain"] = "Enter the company's web domain, like acme.com or https://www.acme.com."
+    if not domain and email and "contact_email" not in errors:
+        domain = normalise_domain(email)
+
+    consent = bool(values.get("consent"))
+    has_contact = bool(values.get("contact_name") or email)
+    if direction == "to_partner" and has_contact and not consent:
+        errors["consent"] = (
+            "The contact must agree to their details being shared with the partner. "
+            "Tick consent, or remove the contact's name and email."
+        )
+
+    estimated = None
+    raw_value = values.get("estimated_value")
+    if raw_value not in (None, ""):
+        try:
+            estimated = Decimal(str(raw_value).replace(",", "").replace("$", "").strip())
+            if not estimated.is_finite() or estimated < 0 or estimated >= MAX_VALUE:
+                raise InvalidOperation
+            estimated = estimated.quantize(Decimal("0.01"))
+        except (InvalidOperation, ValueError):
+            errors["estimated_value"] = "Enter an amount as a positive number, like 25000."
+
+    product_line = values.get("product_line") or None
+    if product_line and playbook.product_lines and product_line not in playbook.product_lines:
+        errors["product_line"] = "Choose one of the playbook's product lines: " + ", ".join(playbook.product_lines)
+
+    primary, backup = values.get("primary_owner"), values.get("backup_owner") or None
+    if primary and backup and primary == backup:
+        errors["backup_owner"] = "The backup owner must be someone other than the primary owner."
+
+    if errors:
+        raise ValidationFailed(errors)
+    return HandoffDraft(
+        partner_id=partner_id,
+        direction=direction,
+        company=values["company"],
+        domain=domain,
+        contact_name=values.get("contact_name") or None,
+        contact_email=email,
+        consent=consent,
+        problem=values["problem"],
+        value_proposition=values.get("value_proposition") or None,
+        next_steps=values["next_steps"],
+        estimated_value=estimated,
+        product_line=product_line,
+        primary_owner_id=primary,
+        backup_owner_id=backup,
+    )
+
+
+@dataclass
+class HandoffResult:
+    lead: Lead
+    conflicts: list[Lead] = field(default_factory=list)
+    duplicates: list[Lead] = field(default_factory=list)
+    outbox_ids: list[int] = field(default_factory=list)
+
+
+def create_handoff(
+    session: Session, *, draft: HandoffDraft, sender_id: str, playbook: Playbook, now: dt.datetime | None = None
+) -> HandoffResult:
+    now = now or utcnow()
+    partner = session.get(Partner, draft.partner_id)
+    if partner is None:
+        raise ValidationFailed({"partner": "That partner no longer exists. Choose another one."})
+    sla = playbook.sla_for(partner.tier)
+    calendar = playbook.calendar
+    lead = Lead(
+        partner_id=partner.id,
+        direction=draft.direction,
+        company=draft.company,
+        domain=draft.domain,
+        contact_name=draft.contact_name,
+        contact_email=draft.contact_email,
+        consent=draft.consent,
+        problem=draft.problem,
+        value_proposition=draft.value_proposition,
+        next_steps=draft.next_steps,
+        estimated_value=draft.estimated_value,
+        product_line=draft.product_line,
+        stage="handed_off",
+        sender_id=sender_id,
+        primary_owner_id=draft.primary_owner_id,
+        backup_owner_id=draft.backup_owner_id,
+        accept_by=calendar.add_business_hours(now, sla.accept_within_hours),
+        first_outreach_by=calendar.add_business_hours(now, sla.first_outreach_within_hours),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(lead)
+    session.flush()
+    session.add(Handoff(lead_id=lead.id, from_user_id=sender_id, to_user_id=draft.primary_owner_id, created_at=now))
+    audit.record(
+        session, actor_id=sender_id, action="lead.handed_off", object_type="lead", object_id=lead.id,
+        after={"ref": lead.ref, "partner": partner.name, "company": lead.company, "domain": lead.domain,
+               **lead.snapshot()}, at=now,
+    )
+
+    result = HandoffResult(lead=lead)
+    if lead.domain:
+        window_start = now - dt.timedelta(days=playbook.conflicts.protection_window_days)
+        matches = session.scalars(
+            select(Lead)
+            .where(
+                Lead.domain == lead.domain,
+                Lead.id != lead.id,
+                Lead.created_at >= window_start,
+                Lead.stage.not_in(OPEN_STAGES_EXCLUDED),
+            )
+            .order_by(Lead.id)
+            .limit(20)
+        ).all()
+        for other in matches:
+            if other.partner_id == lead.partner_id:
+                result.duplicates.append(other)
+            else:
+                result.conflicts.append(other)
+                session.add(LeadConflict(lead_id=lead.id, other_lead_id=other.id, created_at=now))
+                session.add(LeadConflict(lead_id=other.id, other_lead_id=lead.id, created_at=now))
+        if result.conflicts:
+            session.flush()
+            audit.record(
+                session, actor_id="system:conflicts", action="lead.conflict_detected", object_type="lead",
+                object_id=lead.id, after={"with": [o.ref for o in result.conflicts]}, at=now,
+            )
+
+    view = lead_view(session, lead, playbook)
+    rows = [
+        outbox.post(session, channel=lead.primary_owner_id, message=views.lead_card(view, audience="owner"),
+                    kind="lead_card", subject=("lead", lead.id), audience=lead.primary_owner_id),
+        outbox.post(session, channel=sender_id,
+                    message=views.sender_confirmation(view, duplicates=[lead_view(session, d, playbook) for d in result.duplicates]),
+                    kind="sender_confirmation", subject=("lead", lead.id), audience=sender_id),
+    ]
+    if partner.channel_id:
+        rows.append(outbox.post(session, channel=partner.channel_id, message=views.lead_card(view, audience="channel"),
+                                kind="lead_notice", subject=("lead", lead.id), audience=partner.channel_id))
+    if result.conflicts:
+        rows += _tell_about_conflicts(session, view, [lead_view(session, o, playbook) for o in result.conflicts])
+        for other in result.conflicts:
+            rows += refresh_cards(session, other, playbook)
+    session.flush()
+    result.outbox_ids = [r.id for r in rows]
+    return result
+
+
+def _tell_about_conflicts(session: Session, view: views.LeadView, others: list[views.LeadView]) -> list:
+    managers: dict[str, None] = {}
+    for v in [view, *others]:
+        if v.partner_manager_id:
+            managers.setdefault(v.partner_manager_id)
+    return [
+        outbox.post(session, channel=manager, message=views.conflict_notice(view, others), kind="conflict_notice",
+                    subject=("lead", view.id), audience=manager)
+        for manager in managers
+    ]
+
+
+def lead_view(session: Session, lead: Lead, playbook: Playbook) -> views.LeadView:
+    partner = session.get(Partner, lead.partner_id)
+    conflict_ids = session.scalars(
+        select(LeadConflict.other_lead_id).where(LeadConflict.lead_id == lead.id).order_by(LeadConflict.other_lead_id)
+    ).all()
+    conflicts = []
+    for other_id in conflict_ids:
+        other = session.get(Lead, other_id)
+        other_partner = session.get(Partner, other.partner_id)
+        conflicts.append(views.ConflictRef(ref=other.ref, partner=other_partner.name, owner_id=other.primary_owner_id))
+    return views.LeadView.from_models(lead, partner, conflicts, playbook.tz)
+
+
+def refresh_cards(session: Session, lead: Lead, playbook: Playbook) -> list:
+    view = lead_view(session, lead, playbook)
+    return outbox.refresh(
+        session,
+        subject=("lead", lead.id),
+        kinds=("lead_card", "lead_notice"),
+        render=lambda row: views.lead_card(view, audience="channel" if row.kind == "lead_notice" else "owner"),
+    )
+
+
+def get_lead(session: Session, lead_id: int) -> Lead:
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise NotFound(f"There is no lead L-{lead_id + LEAD_REF_OFFSET}.")
+    return lead
+
+
+def _require_owner(lead: Lead, user_id: str, doing: str) -> None:
+    if user_id not in lead.owners:
+        who = " or ".join(f"<@{u}>" for u in lead.owners)
+        raise NotAllowed(f"Only {who} can {doing} {lead.ref} — they own it.")
+
+
+def _already(lead: Lead, zone) -> str:
+    from messages.text import when
+
+    if lead.stage == "declined":
+        return f"{lead.ref} was already declined by <@{lead.declined_by}> {when(lead.declined_at, zone)}."
+    return f"{lead.ref} was already accepted by <@{lead.accepted_by}> {when(lead.accepted_at, zone)}."
+
+
+def check_can_decide(session: Session, *, lead_id: int, user_id: str, playbook: Playbook) -> Lead:
+    """Refuse early (before a modal opens) if the caller may not decide, or it is decided."""
+    lead = get_lead(session, lead_id)
+    _require_owner(lead, user_id, "decide on")
+    if lead.stage != "handed_off":
+        raise AlreadyDone(_already(lead, playbook.tz))
+    return lead
+
+
+def accept_lead(
+    session: Session, *, lead_id: int, user_id: str, playbook: Playbook, now: dt.datetime | None = None
+) -> list[int]:
+    now = now or utcnow()
+    lead = get_lead(session, lead_id)
+    _require_owner(lead, user_id, "accept")
+    before = lead.snapshot()
+    won = session.execute(
+        update(Lead)
+        .where(Lead.id == lead.id, Lead.stage == "handed_off")
+        .values(stage="accepted", accepted_at=now, accepted_by=user_id, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(lead)
+    if won != 1:
+        raise AlreadyDone(_already(lead, playbook.tz))
+    _close_handoff(session, lead, status="accepted", user_id=user_id, now=now)
+    audit.record(session, actor_id=user_id, action="lead.accepted", object_type="lead", object_id=lead.id,
+                 before=before, after=lead.snapshot(), at=now)
+    view = lead_view(session, lead, playbook)
+    rows = refresh_cards(session, lead, playbook)
+    if lead.sender_id != user_id:
+        rows.append(outbox.post(session, channel=lead.sender_id, message=views.accepted_notice(view),
+                                kind="lead_accepted", subject=("lead", lead.id), audience=lead.sender_id))
+    session.flush()
+    return [r.id for r in rows]
+
+
+def decline_lead(
+    session: Session, *, lead_id: int, user_id: str, reason: str, playbook: Playbook, now: dt.datetime | None = None
+) -> list[int]:
+    now = now or utcnow()
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": "Say why you decline, so the sender can find another owner."})
+    if len(reason) > LIMITS["reason"]:
+        raise ValidationFailed({"reason": f"Keep this under {LIMITS['reason']} characters (it has {len(reason)})."})
+    lead = get_lead(session, lead_id)
+    _require_owner(lead, user_id, "decline")
+    before = lead.snapshot()
+    won = session.execute(
+        update(Lead)
+        .where(Lead.id == lead.id, Lead.stage == "handed_off")
+        .values(stage="declined", declined_at=now, declined_by=user_id, decline_reason=reason, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(lead)
+    if won != 1:
+        raise AlreadyDone(_already(lead, playbook.tz))
+    _close_handoff(session, lead, status="declined", user_id=user_id, now=now, reason=reason)
+    audit.record(session, actor_id=user_id, action="lead.declined", object_type="lead", object_id=lead.id,
+                 before=before, after=lead.snapshot(), at=now)
+    view = lead_view(session, lead, playbook)
+    rows = refresh_cards(session, lead, playbook)
+    rows.append(outbox.post(session, channel=lead.sender_id, message=views.declined_notice(view),
+                            kind="lead_declined", subject=("lead", lead.id), audience=lead.sender_id))
+    session.flush()
+    return [r.id for r in rows]
+
+
+def _close_handoff(session: Session, lead: Lead, *, status: str, user_id: str, now: dt.datetime, reason: str | None = None) -> None:
+    handoff = session.scalars(
+        select(Handoff).where(Handoff.lead_id == lead.id, Handoff.status == "pending").order_by(Handoff.id.desc())
+    ).first()
+    if handoff is not None:
+        handoff.status, handoff.decided_at, handoff.decided_by, handoff.reason = status, now, user_id, reason
+
+
+def log_first_outreach(
+    session: Session, *, lead_id: int, user_id: str, playbook: Playbook, now: dt.datetime | None = None
+) -> list[int]:
+    now = now or utcnow()
+    lead = get_lead(session, lead_id)
+    _require_owner(lead, user_id, "log first outreach for")
+    if lead.stage == "handed_off":
+        raise NotAllowed(f"Accept {lead.ref} first, then log your first outreach.")
+    if lead.stage == "declined":
+        raise AlreadyDone(_already(lead, playbook.tz))
+    before = lead.snapshot()
+    won = session.execute(
+        update(Lead)
+        .where(Lead.id == lead.id, Lead.first_outreach_at.is_(None))
+        .values(first_outreach_at=now, first_outreach_logged_by=user_id, updated_at=now,
+                stage="contacted" if lead.stage == "accepted" else lead.stage)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(lead)
+    if won != 1:
+        from messages.text import when
+
+        raise AlreadyDone(
+            f"First outreach on {lead.ref} was already logged by <@{lead.first_outreach_logged_by}> "
+            f"{when(lead.first_outreach_at, playbook.tz)}."
+        )
+    audit.record(session, actor_id=user_id, action="lead.first_outreach", object_type="lead", object_id=lead.id,
+                 before=before, after=lead.snapshot(), at=now)
+    rows = refresh_cards(session, lead, playbook)
+    session.flush()
+    return [r.id for r in rows]
+
+
+def open_leads_for(session: Session, user_id: str, *, limit: int = 30) -> tuple[list[Lead], int]:
+    """The caller's open leads as owner, backup or sender, the most urgent first, and the total."""
+    mine = or_(Lead.primary_owner_id == user_id, Lead.backup_owner_id == user_id, Lead.sender_id == user_id)
+    query = select(Lead).where(mine, Lead.stage.not_in(OPEN_STAGES_EXCLUDED))
+    leads = session.scalars(query.order_by(Lead.accept_by, Lead.id).limit(limit)).all()
+    total = len(leads)
+    if total == limit:
+        from sqlalchemy import func
+
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
+    return list(leads), total

@@ -1,0 +1,225 @@
+"""The tables. Typed SQLAlchemy 2 models; every timestamp is timezone-aware UTC."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+LEAD_REF_OFFSET = 1000  # lead 1 is L-1001: references look like the ones reps already use
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores aware datetimes as UTC; SQLite hands back naive values, which are UTC by contract."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Partner(Base):
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)  # lower-cased name, for lookups
+    type: Mapped[str] = mapped_column(String(40))
+    tier: Mapped[str] = mapped_column(String(40))
+    market: Mapped[str] = mapped_column(String(120), default="")
+    product_lines: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    channel_id: Mapped[str | None] = mapped_column(String(20))
+    manager_id: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "tier": self.tier,
+            "market": self.market,
+            "product_lines": list(self.product_lines or []),
+            "channel_id": self.channel_id,
+            "manager_id": self.manager_id,
+        }
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+    __table_args__ = (Index("ix_leads_domain_created", "domain", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(20))  # to_partner | from_partner
+    company: Mapped[str] = mapped_column(String(200))
+    domain: Mapped[str | None] = mapped_column(String(253))
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    problem: Mapped[str] = mapped_column(Text)
+    value_proposition: Mapped[str | None] = mapped_column(Text)
+    next_steps: Mapped[str] = mapped_column(Text)
+    estimated_value: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    product_line: Mapped[str | None] = mapped_column(String(120))
+    stage: Mapped[str] = mapped_column(String(30), default="handed_off", index=True)
+    sender_id: Mapped[str] = mapped_column(String(20), index=True)
+    primary_owner_id: Mapped[str] = mapped_column(String(20), index=True)
+    backup_owner_id: Mapped[str | None] = mapped_column(String(20), index=True)
+    accept_by: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    first_outreach_by: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    accepted_by: Mapped[str | None] = mapped_column(String(20))
+    declined_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    declined_by: Mapped[str | None] = mapped_column(String(20))
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    first_outreach_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    first_outreach_logged_by: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def ref(self) -> str:
+        return f"L-{self.id + LEAD_REF_OFFSET}"
+
+    @property
+    def owners(self) -> tuple[str, ...]:
+        return tuple(u for u in (self.primary_owner_id, self.backup_owner_id) if u)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "primary_owner_id": self.primary_owner_id,
+            "backup_owner_id": self.backup_owner_id,
+            "accepted_by": self.accepted_by,
+            "declined_by": self.declined_by,
+            "decline_reason": self.decline_reason,
+            "first_outreach_at": self.first_outreach_at.isoformat() if self.first_outreach_at else None,
+        }
+
+
+class Handoff(Base):
+    """Every time a lead changes hands: from whom, to whom, when, and how it was answered."""
+
+    __tablename__ = "handoffs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    from_user_id: Mapped[str] = mapped_column(String(20))
+    to_user_id: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | accepted | declined
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class LeadConflict(Base):
+    """A possible conflict: two partners registered the same customer domain. Stored both ways."""
+
+    __tablename__ = "lead_conflicts"
+    __table_args__ = (UniqueConstraint("lead_id", "other_lead_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    other_lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[str] = mapped_column(String(40))  # a Slack user id, or "system:<job>" / "cli"
+    action: Mapped[str] = mapped_column(String(60))
+    object_type: Mapped[str] = mapped_column(String(30))
+    object_id: Mapped[int] = mapped_column(Integer)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+class OutboxMessage(Base):
+    """A Slack Web API call recorded with the change that caused it, sent after commit.
+
+    A failed send leaves the row pending with its error; the clock retries it. Cards that are
+    edited later (chat.update) remember where they landed in result_channel / result_ts.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_subject", "subject_type", "subject_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    method: Mapped[str] = mapped_column(String(40))  # chat.postMessage | chat.update
+    channel: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    version: Mapped[int] = mapped_column(Integer, default=1)  # bumped when a pending card is re-rendered
+    kind: Mapped[str] = mapped_column(String(40))  # e.g. lead_card, lead_notice, sender_confirmation
+    subject_type: Mapped[str | None] = mapped_column(String(30))
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    audience: Mapped[str | None] = mapped_column(String(20))  # who the card is for (owner, channel…)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    update_of_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))  # for chat.update rows
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sent_version: Mapped[int | None] = mapped_column(Integer)
+    result_channel: Mapped[str | None] = mapped_column(String(20))
+    result_ts: Mapped[str | None] = mapped_column(String(32))

@@ -1,0 +1,280 @@
+"""The outbox: Slack messages recorded in the same transaction as the change that caused them.
+
+`post()` and `refresh()` only write rows. `deliver()` sends them after commit and records the
+outcome; a Slack error (HTTP 5xx, 429, a timeout) leaves the row pending with a retry time, so a
+Slack outage delays a message and never drops it. Claims are conditional UPDATEs, so two
+deliverers (a web worker and the clock) never send the same row twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.models import OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+CLAIM_SECONDS = 60
+MAX_BACKOFF_SECONDS = 3600
+# Errors that retrying will not cure: the row is marked failed (kept, listed by `partnerbot outbox`).
+PERMANENT_ERRORS = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_arguments",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "msg_too_long",
+        "no_text",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "missing_scope",
+        "user_not_found",
+        "cannot_dm_bot",
+        "message_not_found",
+        "cant_update_message",
+    }
+)
+
+
+def post(
+    session: Session,
+    *,
+    channel: str,
+    message: dict[str, Any],
+    kind: str,
+    subject: tuple[str, int] | None = None,
+    audience: str | None = None,
+    key: str | None = None,
+) -> OutboxMessage:
+    """Record a chat.postMessage to send once the surrounding transaction commits."""
+    row = OutboxMessage(
+        method="chat.postMessage",
+        channel=channel,
+        payload=message,
+        kind=kind,
+        subject_type=subject[0] if subject else None,
+        subject_id=subject[1] if subject else None,
+        audience=audience,
+        idempotency_key=key,
+        next_attempt_at=utcnow(),
+    )
+    session.add(row)
+    return row
+
+
+def refresh(
+    session: Session,
+    *,
+    subject: tuple[str, int],
+    kinds: Iterable[str],
+    render: Callable[[OutboxMessage], dict[str, Any]],
+) -> list[OutboxMessage]:
+    """Bring every posted copy of a subject's cards up to date.
+
+    A copy still waiting to be sent is re-rendered in place (it will go out current); a copy
+    already in Slack gets a chat.update, coalesced with any update that has not gone out yet.
+    """
+    session.flush()
+    originals = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.subject_type == subject[0],
+            OutboxMessage.subject_id == subject[1],
+            OutboxMessage.kind.in_(list(kinds)),
+            OutboxMessage.method == "chat.postMessage",
+        )
+        .order_by(OutboxMessage.id)
+    ).all()
+    touched: list[OutboxMessage] = []
+    for original in originals:
+        message = render(original)
+        if original.status != "sent":
+            original.payload = message
+            original.version = original.version + 1
+            touched.append(original)
+            continue
+        waiting = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.update_of_id == original.id, OutboxMessage.status == "pending"
+            )
+        ).first()
+        if waiting is not None:
+            waiting.payload = message
+            waiting.version = waiting.version + 1
+            touched.append(waiting)
+            continue
+        row = OutboxMessage(
+            method="chat.update",
+            channel=original.result_channel or original.channel,
+            payload=message,
+            kind=original.kind,
+            subject_type=original.subject_type,
+            subject_id=original.subject_id,
+            audience=original.audience,
+            update_of_id=original.id,
+            next_attempt_at=utcnow(),
+        )
+        session.add(row)
+        touched.append(row)
+    return touched
+
+
+@dataclass
+class DeliveryReport:
+    sent: list[int] = field(default_factory=list)
+    retrying: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+
+def _claim(factory: sessionmaker[Session], ids: list[int] | None, now: dt.datetime, limit: int) -> list[int]:
+    with factory() as session, session.begin():
+        query = select(OutboxMessage.id).where(
+            OutboxMessage.status == "pending",
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+        )
+        if ids is not None:
+            query = query.where(OutboxMessage.id.in_(ids))
+        else:
+            query = query.where(OutboxMessage.next_attempt_at <= now)
+        candidates = session.scalars(query.order_by(OutboxMessage.id).limit(limit)).all()
+        claimed = []
+        for row_id in candidates:
+            result = session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row_id,
+                    OutboxMessage.status == "pending",
+                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+                )
+                .values(claimed_until=now + dt.timedelta(seconds=CLAIM_SECONDS))
+            )
+            if result.rowcount == 1:
+                claimed.append(row_id)
+        return claimed
+
+
+def _retry_after(error: Exception, attempts: int) -> float:
+    response = getattr(error, "response", None)
+    if response is not None and getattr(response, "status_code", None) == 429:
+        headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+        value = headers.get("retry-after")
+        if isinstance(value, list):
+            value = value[0] if value else None
+        try:
+            return max(1.0, float(value))
+        except (TypeError, ValueError):
+            pass
+    return float(min(MAX_BACKOFF_SECONDS, 15 * 2 ** max(0, attempts - 1)))
+
+
+def _send(client: WebClient, row: OutboxMessage, original: OutboxMessage | None) -> tuple[str, str]:
+    message = dict(row.payload)
+    if row.method == "chat.update":
+        if original is None or not original.result_ts:
+            raise LookupError("the message to update has not been sent yet")
+        response = client.chat_update(channel=original.result_channel, ts=original.result_ts, **message)
+    else:
+        response = client.chat_postMessage(channel=row.channel, **message)
+    return response.get("channel") or row.channel, response.get("ts")
+
+
+def deliver(
+    factory: sessionmaker[Session],
+    client: WebClient,
+    *,
+    ids: list[int] | None = None,
+    now: dt.datetime | None = None,
+    limit: int = 200,
+) -> DeliveryReport:
+    """Send pending rows (the given ids, or everything due), recording each outcome."""
+    now = now or utcnow()
+    report = DeliveryReport()
+    for row_id in _claim(factory, ids, now, limit):
+        with factory() as session:
+            row = session.get(OutboxMessage, row_id)
+            original = session.get(OutboxMessage, row.update_of_id) if row.update_of_id else None
+            session.expunge_all()
+        claimed_version = row.version
+        try:
+            channel, ts = _send(client, row, original)
+        except SlackApiError as error:
+            code = (error.response.get("error") if error.response is not None else None) or "unknown"
+            status_code = getattr(error.response, "status_code", 200)
+            permanent = code in PERMANENT_ERRORS and status_code < 500
+            _record_failure(factory, row, f"{status_code} {code}", permanent, now, error, report)
+            continue
+        except LookupError as error:
+            _record_failure(factory, row, str(error), False, now, error, report)
+            continue
+        except Exception as error:  # noqa: BLE001 - timeouts and connection errors: keep and retry
+            _record_failure(factory, row, f"{type(error).__name__}: {error}", False, now, error, report)
+            continue
+        _record_success(factory, row, claimed_version, channel, ts)
+        report.sent.append(row_id)
+    return report
+
+
+def _record_success(factory, row: OutboxMessage, claimed_version: int, channel: str, ts: str) -> None:
+    with factory() as session, session.begin():
+        fresh = session.get(OutboxMessage, row.id)
+        fresh.status = "sent"
+        fresh.sent_at = utcnow()
+        fresh.sent_version = claimed_version
+        fresh.claimed_until = None
+        fresh.attempts = fresh.attempts + 1
+        fresh.last_error = None
+        if row.method == "chat.postMessage":
+            fresh.result_channel = channel
+            fresh.result_ts = ts
+        if fresh.version != claimed_version:
+            # The card changed while it was on its way: send the current version as an edit.
+            target = fresh if row.method == "chat.postMessage" else session.get(OutboxMessage, row.update_of_id)
+            session.add(
+                OutboxMessage(
+                    method="chat.update",
+                    channel=target.result_channel or target.channel,
+                    payload=fresh.payload,
+                    kind=fresh.kind,
+                    subject_type=fresh.subject_type,
+                    subject_id=fresh.subject_id,
+                    audience=fresh.audience,
+                    update_of_id=target.id,
+                    next_attempt_at=utcnow(),
+                )
+            )
+
+
+def _record_failure(factory, row, reason, permanent, now, error, report: DeliveryReport) -> None:
+    log.warning("outbox %s (%s to %s) not sent: %s", row.id, row.method, row.channel, reason)
+    with factory() as session, session.begin():
+        fresh = session.get(OutboxMessage, row.id)
+        fresh.attempts = fresh.attempts + 1
+        fresh.last_error = reason[:2000]
+        fresh.claimed_until = None
+        if permanent:
+            fresh.status = "failed"
+            report.failed.append(row.id)
+        else:
+            fresh.next_attempt_at = now + dt.timedelta(seconds=_retry_after(error, fresh.attempts))
+            report.retrying.append(row.id)
+
+
+def waiting(session: Session, *, include_failed: bool = True) -> list[OutboxMessage]:
+    statuses = ["pending", "failed"] if include_failed else ["pending"]
+    return list(
+        session.scalars(
+            select(OutboxMessage).where(OutboxMessage.status.in_(statuses)).order_by(OutboxMessage.id)
+        )
+    )

@@ -1,0 +1,172 @@
+"""Test harness: a real database migrated by Alembic (SQLite by default, Postgres when
+PARTNERBOT_TEST_DATABASE_URL is set), the Slack Web API stand-in, and the real app served over
+HTTP on loopback, driven by signed requests."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import pytest
+from sqlalchemy import text
+
+from bot.app import build_services, create_app
+from bot.settings import Settings
+from bot.simulate import SlackSimulator
+from bot.slack_standin import SlackStandin
+from bot.web import make_wsgi
+from store.db import make_engine, make_session_factory, normalise_database_url
+from store.migrate import upgrade
+from store.models import Base, Partner
+from store.playbook import default_playbook, parse_playbook
+
+SIGNING_SECRET = "test-signing-secret"
+TOKEN = "xoxb-test-token"
+
+# Users in the tests
+RIYA = "U0REPRIYA"      # sales rep who hands off
+OMAR = "U0OWNEROMAR"    # primary owner
+BEA = "U0BACKUPBEA"     # backup owner
+STAN = "U0STRANGER"     # someone else
+MIA = "U0MANAGERMIA"    # partner manager
+NOAH = "U0MANAGERNOAH"  # another partner manager
+
+TEST_PLAYBOOK = """
+timezone: America/New_York
+business_hours: {days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}
+sla:
+  default: {accept_within_hours: 8, first_outreach_within_hours: 16}
+  tiers:
+    gold: {accept_within_hours: 4}
+conflicts: {protection_window_days: 90}
+"""
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("PARTNERBOT_TEST_DATABASE_URL")
+    if url:
+        return normalise_database_url(url)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'partnerbot-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = _database_url(tmp_path_factory)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:  # a Postgres that is down fails here, loudly: no silent skip
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url)
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+            conn.execute(text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence(conn) else None
+    yield engine
+    engine.dispose()
+
+
+def _has_sqlite_sequence(conn) -> bool:
+    return conn.execute(text("SELECT count(*) FROM sqlite_master WHERE name='sqlite_sequence'")).scalar() > 0
+
+
+@pytest.fixture
+def sessions(engine):
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def playbook():
+    return parse_playbook(TEST_PLAYBOOK, "test-playbook.yml")
+
+
+@pytest.fixture(scope="session")
+def standin_server():
+    with SlackStandin(token=TOKEN) as standin:
+        yield standin
+
+
+@pytest.fixture
+def slack(standin_server):
+    standin_server.reset()
+    yield standin_server
+    standin_server.reset()
+
+
+@pytest.fixture
+def settings(slack, database_url) -> Settings:
+    return Settings(slack_bot_token=TOKEN, slack_signing_secret=SIGNING_SECRET, slack_api_url=slack.url,
+                    database_url=database_url)
+
+
+@pytest.fixture
+def app(settings, engine, playbook):
+    services = build_services(settings, playbook=playbook, engine=engine)
+    return create_app(settings, services=services)
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args):  # keep test output readable
+        pass
+
+
+@pytest.fixture
+def server(app):
+    httpd = make_server("127.0.0.1", 0, make_wsgi(app), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def simulator(server, slack):
+    sim = SlackSimulator(f"{server}/slack/events", SIGNING_SECRET, response_url=slack.response_url("cmd"))
+    yield sim
+    sim.close()
+
+
+@pytest.fixture
+def make_partner(sessions):
+    def make(name="Globex Partners", *, tier="silver", type="reseller", channel_id="C0GLOBEX01", manager_id=MIA, **kw):
+        with sessions() as session, session.begin():
+            partner = Partner(name=name, name_key=name.lower(), type=type, tier=tier, market=kw.get("market", "NA"),
+                              product_lines=kw.get("product_lines", []), channel_id=channel_id, manager_id=manager_id)
+            session.add(partner)
+            session.flush()
+            return partner.id
+
+    return make
+
+
+def eventually(check, *, timeout: float = 5.0, interval: float = 0.02):
+    """Poll `check` until it returns a truthy value (listeners finish after the HTTP answer)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")

@@ -1,0 +1,28 @@
+"""Builders for the forms tests submit."""
+
+from __future__ import annotations
+
+from bot import simulate as s
+from tests.conftest import BEA, OMAR
+
+
+def handoff_form(partner_id, **overrides) -> dict:
+    """A valid handoff modal state; override any field with a raw element value (or None to leave it empty)."""
+    fields = {
+        "partner": s.select(str(partner_id) if partner_id is not None else None, kind="external_select"),
+        "direction": s.radio("to_partner"),
+        "company": s.text("Acme Corp"),
+        "domain": s.text("https://www.Acme.com/about"),
+        "contact_name": s.text("Ada Lovelace"),
+        "contact_email": s.email("ada@acme.com"),
+        "consent": s.checkboxes(["yes"]),
+        "problem": s.text("Their data team spends two days a month reconciling invoices."),
+        "value_proposition": s.text("Globex has done this integration for three of their peers."),
+        "next_steps": s.text("Intro call next Tuesday."),
+        "estimated_value": s.text("48,000"),
+        "product_line": s.text("Analytics"),
+        "primary_owner": s.user(OMAR),
+        "backup_owner": s.user(BEA),
+    }
+    fields.update(overrides)
+    return s.state(fields)
