@@ -6,7 +6,7 @@ import logging
 
 from slack_bolt import App
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler, ServerErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, ServerErrorRetryHandler
 
 from bot.errors import handle_error
 from bot.middleware import inject_services
@@ -17,14 +17,17 @@ from store.playbook import Playbook, default_playbook, load_playbook
 
 
 def make_client(settings: Settings) -> WebClient:
-    """The Web API client, with slack_sdk's retry handlers for rate limits, 5xx and dropped connections."""
+    """The Web API client, with slack_sdk's retry handlers for 5xx answers and dropped connections.
+
+    No rate-limit retry handler: it would sleep the whole Retry-After inside a listener thread.
+    A 429 leaves the message in the outbox with its retry time, and the clock sends it then.
+    """
     return WebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=10,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=1),
-            RateLimitErrorRetryHandler(max_retry_count=1),
             ServerErrorRetryHandler(max_retry_count=1),
         ],
     )

@@ -1,7 +1,15 @@
-"""The one place typed domain errors become words a Slack user reads."""
+"""The one place typed domain errors become words a Slack user reads.
+
+Every listener is registered through `answered()`. A DomainError (not allowed, already done, not
+found) becomes an ephemeral reply to the person who acted; anything else is logged with its
+traceback and the person is told that nothing they entered was lost. Handling this here, rather
+than letting the error escape into Bolt, also avoids a Bolt race: an exception raised just after
+ack() in a threaded listener can reset the acknowledgement and turn a 200 into a 404.
+"""
 
 from __future__ import annotations
 
+import inspect
 import logging
 
 from store.errors import DomainError
@@ -12,11 +20,36 @@ SORRY = (":warning: Something went wrong on our side and that did not go through
          "was lost — try again in a minute, and if it keeps failing tell your partnerbot admin.")
 
 
-def handle_error(error: Exception, body: dict, respond, logger=None) -> None:
-    if isinstance(error, DomainError):
-        message = str(error)
-    else:
-        (logger or log).exception("unhandled error in a listener", exc_info=error)
-        message = SORRY
-    if body and body.get("response_url"):
+def tell(body: dict | None, respond, message: str) -> None:
+    if body and body.get("response_url") and respond is not None:
         respond(text=message, response_type="ephemeral", replace_original=False)
+
+
+def handle_error(error: Exception, body: dict, respond, logger=None) -> None:
+    """Bolt's global error handler, for errors raised outside listeners (middleware)."""
+    if isinstance(error, DomainError):
+        tell(body, respond, str(error))
+    else:
+        (logger or log).exception("unhandled error", exc_info=error)
+        tell(body, respond, SORRY)
+
+
+def answered(listener):
+    """Wrap a listener so its refusals and failures are answered in one way."""
+    wanted = inspect.getfullargspec(listener).args
+
+    def run(ack, body, action, view, command, payload, client, respond, context, logger):
+        given = {"ack": ack, "body": body, "action": action, "view": view, "command": command, "payload": payload,
+                 "client": client, "respond": respond, "context": context, "logger": logger}
+        try:
+            return listener(**{name: given[name] for name in wanted})
+        except DomainError as refusal:
+            tell(body, respond, str(refusal))
+        except Exception:  # noqa: BLE001 - logged with its traceback, and the user is told
+            log.exception("listener %s failed", listener.__name__)
+            tell(body, respond, SORRY)
+        return None
+
+    run.__name__ = listener.__name__
+    run.__qualname__ = listener.__qualname__
+    return run

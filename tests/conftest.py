@@ -10,8 +10,12 @@ import time
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+import secrets
+
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from bot.app import build_services, create_app
 from bot.settings import Settings
@@ -53,18 +57,25 @@ def _database_url(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
+def database_url(tmp_path_factory):
     url = _database_url(tmp_path_factory)
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:  # a Postgres that is down fails here, loudly: no silent skip
-            if engine.dialect.name == "postgresql":
-                conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        engine.dispose()
-    upgrade(url)
-    return url
+    if not url.startswith("postgresql"):
+        upgrade(url)
+        yield url
+        return
+    # Postgres: a database of this run's own, so parallel runs never collide. A Postgres that is
+    # down fails here, loudly: the Postgres run never silently skips.
+    base = make_url(url)
+    name = f"{base.database or 'test'}_pb_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = make_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    own = base.set(database=name).render_as_string(hide_password=False)
+    upgrade(own)
+    yield own
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture
@@ -118,7 +129,10 @@ def settings(slack, database_url) -> Settings:
 @pytest.fixture
 def app(settings, engine, playbook):
     services = build_services(settings, playbook=playbook, engine=engine)
-    return create_app(settings, services=services)
+    app = create_app(settings, services=services)
+    yield app
+    # Listeners finish after the HTTP answer; let them end before the next test resets the store.
+    app._listener_runner.listener_executor.shutdown(wait=True)
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):

@@ -65,8 +65,12 @@ def test_submission_saves_lead_handoff_and_audit_and_sends_cards(simulator, slac
         assert session.scalar(select(func.count(Handoff.id))) == 1
         actions = session.scalars(select(AuditEvent.action)).all()
         assert actions == ["lead.handed_off"]
-        assert session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "sent")) == 3
 
+    def sent():
+        with sessions() as session:
+            return session.scalar(select(func.count(OutboxMessage.id)).where(OutboxMessage.status == "sent"))
+
+    eventually(lambda: sent() == 3)
     card = by_channel[OMAR]
     buttons = [e for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert [b["text"]["text"] for b in buttons] == ["Accept", "Decline"]

@@ -1,5 +1,5 @@
 """Accept, Decline and Log first outreach on a lead card. Refusals reach the presser as an
-ephemeral message through the app's error handler (bot/errors.py)."""
+ephemeral message through bot.errors.answered."""
 
 from __future__ import annotations
 

@@ -2,10 +2,11 @@
 
 from slack_bolt import App
 
+from bot.errors import answered
 from handlers.partners import command, modal
 from messages.ids import Partner as Ids
 
 
 def register(app: App) -> None:
-    app.command(Ids.COMMAND)(command.handle)
-    app.view(Ids.MODAL)(modal.submit)
+    app.command(Ids.COMMAND)(answered(command.handle))
+    app.view(Ids.MODAL)(answered(modal.submit))
