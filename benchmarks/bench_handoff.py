@@ -637,11 +637,12 @@ def check_answer(op: str, answer: Answer) -> str | None:
 
 
 def measure(label: str, url: str, secret: str, response_url: str, plans: list[Submission], targets: list[int],
-            warmup: int, requests: int, phase: Callable[[str], Any] | None = None) -> tuple[dict[str, list[float]], list[str]]:
+            warmup: int, requests: int, phase: Callable[[str], Any] | None = None,
+            gap: float = 0.0) -> tuple[dict[str, dict[int, float]], list[str]]:
     sim = SlackSimulator(url, secret, response_url=response_url)
     send = make_requests(sim, plans, targets)
     failures: list[str] = []
-    timings: dict[str, list[float]] = {op: [] for op in OPERATIONS}
+    timings: dict[str, dict[int, float]] = {op: {} for op in OPERATIONS}  # request index -> seconds
 
     def one(op: str, i: int, record: bool) -> None:
         try:
@@ -653,7 +654,9 @@ def measure(label: str, url: str, secret: str, response_url: str, plans: list[Su
         if problem:
             failures.append(f"{label} {OPERATIONS[op]} #{i}: {problem}")
         elif record:
-            timings[op].append(answer.seconds)
+            timings[op][i] = answer.seconds
+        if gap:
+            time.sleep(gap)  # --gap-ms: let the previous request's after-ack work finish (diagnosis only)
 
     try:
         for op in OPERATIONS:  # warm-up: every operation, before anything is recorded
@@ -766,6 +769,8 @@ def verify(url: str, first_new_outbox: int, plans: list[Submission], targets: li
                 LeadConflict.lead_id.in_(new_ids))) if new_ids else 0
             with_conflicts = conn.scalar(select(func.count(func.distinct(LeadConflict.lead_id))).where(
                 LeadConflict.lead_id.in_(new_ids))) if new_ids else 0
+            per_lead = dict(conn.execute(select(LeadConflict.lead_id, func.count()).where(
+                LeadConflict.lead_id.in_(new_ids)).group_by(LeadConflict.lead_id)).all()) if new_ids else {}
     finally:
         engine.dispose()
     if len(new_leads) != len(plans):
@@ -788,6 +793,8 @@ def verify(url: str, first_new_outbox: int, plans: list[Submission], targets: li
         "leads_created": len(new_leads), "leads_accepted": len(accepted), "handoffs_closed": closed,
         "new_leads_with_conflicts": with_conflicts, "conflict_rows_for_new_leads": conflicts,
         "outbox_by_status": by_status, "outbox_by_kind": by_kind, "problems": problems,
+        # submission i (warm-up included) created the i-th new lead: requests are sequential
+        "conflicts_by_submission": [per_lead.get(lead_id, 0) for lead_id in sorted(new_ids)],
     }
 
 
@@ -823,6 +830,21 @@ def print_table(rows: list[dict]) -> None:
           f"and partnerbot p99 <= {TARGET_P99_MS:.0f} ms)")
 
 
+def submission_breakdown(per_request: dict, conflicts: list[int]) -> dict[str, dict]:
+    """partnerbot's submission times split by how many conflicts the submission recorded."""
+    times = per_request.get("partnerbot", {}).get("submit", {})
+    buckets: dict[str, list[float]] = {"no conflict": [], "1-2 conflicts": [], "3-10 conflicts": [],
+                                       "11+ conflicts": []}
+    for i, seconds in times.items():
+        if i >= len(conflicts):
+            continue
+        n = conflicts[i] if conflicts[i] else 0
+        key = ("no conflict" if n == 0 else "1-2 conflicts" if n <= 2 else
+               "3-10 conflicts" if n <= 10 else "11+ conflicts")
+        buckets[key].append(seconds)
+    return {k: summarize(v) for k, v in buckets.items() if v}
+
+
 # =============================================================================== main
 
 def _raise_interrupt(signum, _frame):
@@ -838,6 +860,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--playbook", default=str(ROOT / "playbook.example.yml"), help="PLAYBOOK_PATH for the app")
     parser.add_argument("--seed", type=int, default=20261122)
     parser.add_argument("--output", default=str(ROOT / "bench-results" / "handoff.json"))
+    parser.add_argument("--gap-ms", type=float, default=0.0,
+                        help="pause between requests (diagnosis: takes after-ack work out of the next request)")
     parser.add_argument("--py-spy", metavar="DIR", help="record each measured partnerbot phase with py-spy "
                                                          "(raw stacks in DIR; timings are then distorted)")
     opts = parser.parse_args(argv)
@@ -904,6 +928,7 @@ def main(argv: list[str] | None = None) -> int:
         commands: dict[str, str] = {}
         log_issues: dict[str, list[str]] = {}
         verification: dict = {}
+        per_request: dict[str, dict[str, dict[int, float]]] = {}
         for label, spec in (("partnerbot", "bot.web:application()"), ("bare", "benchmarks.bare_app:application()")):
             port = free_port()
             argv_ = web_argv(spec, port)
@@ -923,13 +948,15 @@ def main(argv: list[str] | None = None) -> int:
                 phase = lambda op, pid=server.pid: py_spy(pid, spy_dir / f"partnerbot-{op}.txt", processes)  # noqa: E731
             timings, failed = measure(label, f"http://127.0.0.1:{port}/slack/events", secret,
                                       f"{standin_root}/response/bench", plans, data.targets, opts.warmup, opts.requests,
-                                      phase)
+                                      phase, opts.gap_ms / 1000)
             if phase:
                 for op in OPERATIONS:
                     print(f"  py-spy, {OPERATIONS[op]}:\n    " +
                           "\n    ".join(py_spy_summary(Path(opts.py_spy) / f"partnerbot-{op}.txt")))
             failures += failed
-            results[label] = {op: summarize(timings[op]) if timings[op] else {"n": 0} for op in OPERATIONS}
+            results[label] = {op: summarize(list(timings[op].values())) if timings[op] else {"n": 0}
+                              for op in OPERATIONS}
+            per_request[label] = timings
             if label == "partnerbot":
                 verification = verify(database_url, first_new_outbox, plans, data.targets)
                 failures += [f"database check: {p}" for p in verification["problems"]]
@@ -949,6 +976,12 @@ def main(argv: list[str] | None = None) -> int:
         rows = compare(results)
         print()
         print_table(rows)
+        breakdown = submission_breakdown(per_request, verification.get("conflicts_by_submission") or [])
+        if breakdown:
+            print("\nhandoff submissions by conflicts found (partnerbot):")
+            for name, stats in breakdown.items():
+                print(f"  {name:24} n={stats['n']:4}  p50 {stats['p50_ms']:7.1f}  p99 {stats['p99_ms']:7.1f}  "
+                      f"mean {stats['mean_ms']:7.1f} ms")
         total = time.monotonic() - run_started
         report = {
             "benchmark": "handoff", "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -959,7 +992,8 @@ def main(argv: list[str] | None = None) -> int:
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
             "target": {"max_ratio": TARGET_RATIO, "max_p99_ms": TARGET_P99_MS,
                        "rule": "ratio_p50 <= max_ratio and ratio_p99 <= max_ratio and partnerbot p99 <= max_p99_ms"},
-            "results": rows, "verification": verification, "server_log_issues": {k: v[:20] for k, v in log_issues.items()},
+            "results": rows, "submission_breakdown": breakdown, "gap_ms": opts.gap_ms,
+            "verification": {k: v for k, v in verification.items() if k != "conflicts_by_submission"}, "server_log_issues": {k: v[:20] for k, v in log_issues.items()},
             "failures": failures, "seconds": {"generate_and_seed": round(t_gen, 1), "migrate_and_load": round(t_load, 1),
                                               "total": round(total, 1)},
         }

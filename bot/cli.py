@@ -36,7 +36,9 @@ def cmd_serve(args) -> int:
     settings.require_slack()
     _playbook(settings)
     _check_database(settings)
-    port = str(args.port or settings.port)
+    port = args.port or settings.port
+    if not 1 <= port <= 65535:
+        raise SettingsError(f"--port must be between 1 and 65535 (got {port}).")
     argv = ["gunicorn", "bot.web:application()", "--bind", f"{args.host}:{port}", "--worker-class", "gthread",
             "--workers", str(args.workers), "--threads", "8", "--timeout", "30", "--access-logfile", "-"]
     os.execvp(argv[0], argv)

@@ -38,6 +38,8 @@ class Settings:
             port = int(port_text)
         except ValueError:
             raise SettingsError(f"PORT must be a number, like 3000 (got {port_text!r}).") from None
+        if not 1 <= port <= 65535:
+            raise SettingsError(f"PORT must be between 1 and 65535 (got {port}).")
         try:
             database_url = normalise_database_url(env.get("DATABASE_URL"))
         except Exception as error:  # noqa: BLE001 - SQLAlchemy's ArgumentError and friends

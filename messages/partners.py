@@ -54,7 +54,7 @@ def partner_list(partners, *, total: int, query: str = "") -> dict[str, Any]:
             " Add one with `/partner add`, or import a CSV with `partnerbot import partners FILE.csv`."
         return {"response_type": "ephemeral", "text": text}
     title = f"Partners matching “{query}” ({total})" if query else f"Partners ({total})"
-    blocks: list = [HeaderBlock(text=truncate(title, 150))]
+    blocks: list = [HeaderBlock(text=truncate(title, 150))]  # plain_text: shown as typed
     lines = []
     for p in partners:
         extra = " · ".join(x for x in (escape(p.market), ", ".join(escape(x) for x in p.product_lines or [])) if x)
@@ -62,7 +62,8 @@ def partner_list(partners, *, total: int, query: str = "") -> dict[str, Any]:
                      + f" · manager {user(p.manager_id)} · {channel(p.channel_id)}")
     chunk: list[str] = []
     for line in lines:
-        if sum(len(x) + 1 for x in chunk) + len(line) > 2900:
+        line = truncate(line, 2900)
+        if chunk and sum(len(x) + 1 for x in chunk) + len(line) > 2900:
             blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))))
             chunk = []
         chunk.append(line)
@@ -71,7 +72,7 @@ def partner_list(partners, *, total: int, query: str = "") -> dict[str, Any]:
     if total > len(partners):
         blocks.append(ContextBlock(elements=[MarkdownTextObject(
             text=f"Showing {len(partners)} of {total}. Narrow it down with `/partner list NAME`.")]))
-    return {"response_type": "ephemeral", "text": title, "blocks": [b.to_dict() for b in blocks]}
+    return {"response_type": "ephemeral", "text": escape(title), "blocks": [b.to_dict() for b in blocks]}
 
 
 def partner_added(partner) -> dict[str, Any]:

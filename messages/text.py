@@ -14,6 +14,11 @@ def escape(text: object) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def unescape(text: str | None) -> str:
+    """Slack sends slash-command text with &, < and > escaped; get back what the person typed."""
+    return (text or "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def user(user_id: str | None) -> str:
     return f"<@{user_id}>" if user_id else "nobody"
 

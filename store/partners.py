@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from messages import partners as partner_views
@@ -80,9 +81,14 @@ def find_by_name(session: Session, name: str) -> Partner | None:
 
 def add_partner(session: Session, *, draft: PartnerDraft, actor_id: str) -> tuple[Partner, list[int]]:
     """Add a partner from Slack and tell the person who added it. Returns the outbox ids to send."""
+    taken = ValidationFailed({"name": f"A partner called {draft.name} already exists."})
     if find_by_name(session, draft.name) is not None:
-        raise ValidationFailed({"name": f"A partner called {draft.name} already exists."})
-    partner = _upsert(session, draft, actor_id)
+        raise taken
+    try:
+        with session.begin_nested():  # someone adding the same name at this moment loses cleanly
+            partner = _upsert(session, draft, actor_id)
+    except IntegrityError:
+        raise taken from None
     row = outbox.post(session, channel=actor_id, message=partner_views.partner_added(partner), kind="partner_added",
                       subject=("partner", partner.id), audience=actor_id)
     session.flush()
@@ -129,8 +135,12 @@ def import_partners_csv(session: Session, text: str, *, playbook: Playbook, acto
     problems: list[tuple[int, str]] = []
     drafts: list[tuple[int, PartnerDraft]] = []
     seen: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
+    while True:
+        line = reader.line_num + 1  # where this row starts, even if a quoted field spans lines
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(CSV_HEADER):

@@ -101,6 +101,6 @@ def test_owner_accepts_card_is_updated_sender_told_then_logs_outreach(simulator,
     eventually(lambda: _lead(sessions).first_outreach_at is not None)
     lead = _lead(sessions)
     assert lead.stage == "contacted" and lead.first_outreach_logged_by == OMAR
-    final = slack.wait_for("chat.update", 2)[-1]
+    final = slack.wait_for("chat.update", 2, where=lambda c: c.args["channel"] == f"D{OMAR}")[-1]
     assert "First outreach logged by <@U0OWNEROMAR>" in json.dumps(final.args["blocks"])
     assert "lead_log_outreach" not in json.dumps(final.args["blocks"])

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from messages import handoff as views
 from messages.prose import help_message
+from messages.text import unescape
 from store import handoffs
 
 
 def handle(ack, command, client, respond, context) -> None:
     ack()
     services = context["services"]
-    text = (command.get("text") or "").strip()
+    text = unescape(command.get("text")).strip()
     word = text.split(maxsplit=1)[0].lower() if text else ""
     if word == "help":
         respond(**help_text(services.playbook))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from messages import partners as views
 from messages.prose import help_message
-from messages.text import escape
+from messages.text import escape, unescape
 from store import partners
 
 
@@ -30,7 +30,7 @@ SUBCOMMANDS = {"add": _add, "list": _list, "help": _help, "": _help}
 
 def handle(ack, command, client, respond, context) -> None:
     ack()
-    text = (command.get("text") or "").strip()
+    text = unescape(command.get("text")).strip()
     word, _, rest = text.partition(" ")
     route = SUBCOMMANDS.get(word.lower())
     if route is None:
