@@ -173,3 +173,33 @@ class SlackSimulator:
             "view": {"id": "V0MODAL", "type": "modal", "callback_id": "handoff_submit", "state": {"values": {}}},
         }
         return self.interaction(payload)
+
+
+# --- serving a WSGI app on loopback, for tests and the demo --------------------------------------
+
+class LocalServer:
+    """A threaded WSGI server on 127.0.0.1 (stdlib), started and stopped by its owner."""
+
+    def __init__(self, wsgi_app, port: int = 0):
+        import threading
+        from socketserver import ThreadingMixIn
+        from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+        class _Server(ThreadingMixIn, WSGIServer):
+            daemon_threads = True
+
+        class _Quiet(WSGIRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        self._httpd = make_server("127.0.0.1", port, wsgi_app, server_class=_Server, handler_class=_Quiet)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self.url = f"http://127.0.0.1:{self._httpd.server_port}"
+
+    def __enter__(self) -> "LocalServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()

@@ -5,10 +5,7 @@ HTTP on loopback, driven by signed requests."""
 from __future__ import annotations
 
 import os
-import threading
 import time
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import secrets
 
@@ -19,7 +16,7 @@ from sqlalchemy.pool import NullPool
 
 from bot.app import build_services, create_app
 from bot.settings import Settings
-from bot.simulate import SlackSimulator
+from bot.simulate import LocalServer, SlackSimulator
 from bot.slack_standin import SlackStandin
 from bot.web import make_wsgi
 from store.db import make_engine, make_session_factory, normalise_database_url
@@ -135,23 +132,10 @@ def app(settings, engine, playbook):
     app._listener_runner.listener_executor.shutdown(wait=True)
 
 
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args):  # keep test output readable
-        pass
-
-
 @pytest.fixture
 def server(app):
-    httpd = make_server("127.0.0.1", 0, make_wsgi(app), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
+    with LocalServer(make_wsgi(app)) as local:
+        yield local.url
 
 
 @pytest.fixture
