@@ -4,7 +4,8 @@ from slack_bolt import App
 
 
 def register_all(app: App) -> None:
-    from handlers import handoff, partners
+    from handlers import handoff, home, partners
 
     handoff.register(app)
     partners.register(app)
+    home.register(app)

@@ -1,0 +1,22 @@
+"""The App Home tab, published when a person opens it."""
+
+from slack_bolt import App
+
+from bot.errors import answered
+from messages.home import home_view
+from store import handoffs
+
+
+def opened(event, client, context) -> None:
+    if event.get("tab") != "home":
+        return
+    services = context["services"]
+    user_id = event["user"]
+    with services.sessions() as session:
+        leads, total = handoffs.open_leads_for(session, user_id, limit=25)
+        listed = [handoffs.lead_view(session, lead, services.playbook) for lead in leads]
+    client.views_publish(user_id=user_id, view=home_view(listed, total=total, user_id=user_id))
+
+
+def register(app: App) -> None:
+    app.event("app_home_opened")(opened)
