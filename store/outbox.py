@@ -115,20 +115,25 @@ def refresh(
             waiting.version = waiting.version + 1
             touched.append(waiting)
             continue
-        row = OutboxMessage(
-            method="chat.update",
-            channel=original.result_channel or original.channel,
-            payload=message,
-            kind=original.kind,
-            subject_type=original.subject_type,
-            subject_id=original.subject_id,
-            audience=original.audience,
-            update_of_id=original.id,
-            next_attempt_at=utcnow(),
-        )
+        row = _edit_of(original, message)
         session.add(row)
         touched.append(row)
     return touched
+
+
+def _edit_of(original: OutboxMessage, message: dict[str, Any]) -> OutboxMessage:
+    """A chat.update of a posted message, sent once the original's channel and ts are known."""
+    return OutboxMessage(
+        method="chat.update",
+        channel=original.result_channel or original.channel,
+        payload=message,
+        kind=original.kind,
+        subject_type=original.subject_type,
+        subject_id=original.subject_id,
+        audience=original.audience,
+        update_of_id=original.id,
+        next_attempt_at=utcnow(),
+    )
 
 
 @dataclass
@@ -241,19 +246,7 @@ def _record_success(factory, row: OutboxMessage, claimed_version: int, channel: 
         if fresh.version != claimed_version:
             # The card changed while it was on its way: send the current version as an edit.
             target = fresh if row.method == "chat.postMessage" else session.get(OutboxMessage, row.update_of_id)
-            session.add(
-                OutboxMessage(
-                    method="chat.update",
-                    channel=target.result_channel or target.channel,
-                    payload=fresh.payload,
-                    kind=fresh.kind,
-                    subject_type=fresh.subject_type,
-                    subject_id=fresh.subject_id,
-                    audience=fresh.audience,
-                    update_of_id=target.id,
-                    next_attempt_at=utcnow(),
-                )
-            )
+            session.add(_edit_of(target, fresh.payload))
 
 
 def _record_failure(factory, row, reason, permanent, now, error, report: DeliveryReport) -> None:

@@ -319,3 +319,23 @@ def test_invalid_message_is_kept_as_failed_not_retried_forever(sessions, slack, 
     with sessions() as session:
         kept = session.get(OutboxMessage, row_id)
         assert kept.status == "failed" and "invalid_blocks" in kept.last_error
+
+
+def test_a_card_still_waiting_goes_out_current_not_stale(simulator, slack, sessions, make_partner, app):
+    partner_id = make_partner(channel_id=None)
+    slack.fail_next("chat.postMessage", status=500, times=100)
+    simulator.submit("handoff_submit", handoff_form(partner_id), user_id=RIYA)
+    eventually(lambda: _count(sessions, OutboxMessage) == 2)
+    # the owner accepts from /handoff list while Slack is still failing the card's first post
+    simulator.click("lead_accept", "1", user_id=OMAR, channel_id="C0SALES01")
+    eventually(lambda: _lead(sessions).stage == "accepted")
+    app._listener_runner.listener_executor.shutdown(wait=True)  # every delivery attempt has ended
+    assert slack.calls_for("chat.postMessage") == []
+    slack.reset()  # Slack recovers
+
+    report = outbox.deliver(sessions, app.services.client, now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+    assert report.retrying == [] and report.failed == []
+    card = next(c for c in slack.calls_for("chat.postMessage") if c.args["channel"] == OMAR)
+    blocks = json.dumps(card.args["blocks"])
+    assert "Accepted by <@U0OWNEROMAR>" in blocks and "lead_accept" not in blocks
+    assert slack.calls_for("chat.update") == []  # it went out current: nothing to edit
