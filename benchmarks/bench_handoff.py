@@ -373,7 +373,7 @@ def leads_needing_cards(data: Dataset, plans: list[Submission], now: dt.datetime
         if lead["domain"] in wanted and lead["created_at"] >= horizon and lead["stage"] not in OPEN_EXCLUDED:
             by_domain[lead["domain"]].append(lead)
     for group in by_domain.values():
-        need.update(l["id"] for l in sorted(group, key=lambda l: l["id"])[:20])
+        need.update(l["id"] for l in group)  # all of them: the app's "first 20 by id" shifts as the window moves
     return need
 
 

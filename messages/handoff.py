@@ -189,7 +189,8 @@ def _facts(view: LeadView, *, show_contact: bool) -> list[SectionBlock]:
         f"*Estimated value*\n{money(view.estimated_value)}",
         f"*Product line*\n{escape(view.product_line) if view.product_line else '_not given_'}",
     ]
-    blocks = [SectionBlock(fields=[MarkdownTextObject(text=f) for f in fields])]
+    # Slack allows 2,000 characters per field; escaping can lengthen user text.
+    blocks = [SectionBlock(fields=[MarkdownTextObject(text=truncate(f, 1990)) for f in fields])]
     for label, text in (("Pressing problem", view.problem), ("Partner value proposition", view.value_proposition),
                         ("Next steps", view.next_steps)):
         if text:
@@ -231,9 +232,9 @@ def lead_card(view: LeadView, *, audience: str = "owner") -> dict[str, Any]:
     blocks += _facts(view, show_contact=audience == "owner" or view.consent)
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_clocks(view))]))
     if view.conflicts:
-        listed = "; ".join(f"{c.ref} ({escape(c.partner)}, {user(c.owner_id)})" for c in view.conflicts[:10])
+        listed = _conflict_list(view.conflicts)
         blocks.append(SectionBlock(text=MarkdownTextObject(
-            text=f":warning: *Possible conflict* with {listed}. The partner managers have been told.")))
+            text=truncate(f":warning: *Possible conflict* with {listed}. The partner managers have been told.", 2900))))
     line = status_line(view)
     if line:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=line)))
@@ -243,6 +244,10 @@ def lead_card(view: LeadView, *, audience: str = "owner") -> dict[str, Any]:
             blocks.append(ActionsBlock(block_id=Ids.ACTIONS_BLOCK, elements=buttons))
     text = f"{view.ref} · {view.company} — {STAGE_LABELS.get(view.stage, view.stage)}"
     return {"text": truncate(escape(text), 3000), "blocks": [b.to_dict() for b in blocks]}
+
+
+def _conflict_list(conflicts) -> str:
+    return "; ".join(f"{c.ref} ({escape(truncate(c.partner, 80))}, {user(c.owner_id)})" for c in conflicts[:10])
 
 
 def _buttons(view: LeadView) -> list[ButtonElement]:
@@ -261,20 +266,20 @@ def sender_confirmation(view: LeadView, *, duplicates: list[LeadView] = ()) -> d
             f"I'll tell you when they answer. See your open leads with `/handoff list`.")
     blocks = [SectionBlock(text=MarkdownTextObject(text=text))]
     if view.conflicts:
-        listed = "; ".join(f"{c.ref} ({escape(c.partner)}, {user(c.owner_id)})" for c in view.conflicts[:10])
+        listed = _conflict_list(view.conflicts)
         blocks.append(SectionBlock(text=MarkdownTextObject(
-            text=f":warning: Possible conflict with {listed}: another partner registered this customer. "
-                 "The partner managers have been told.")))
+            text=truncate(f":warning: Possible conflict with {listed}: another partner registered this customer. "
+                          "The partner managers have been told.", 2900))))
     if duplicates:
         listed = ", ".join(f"{d.ref} (from {user(d.sender_id)}, {STAGE_LABELS.get(d.stage, d.stage).lower()})" for d in duplicates[:10])
         blocks.append(SectionBlock(text=MarkdownTextObject(
-            text=f":warning: Likely duplicate: {escape(view.partner)} already has {listed} for "
-                 f"{escape(view.domain)}. Check before the partner gets the same customer twice.")))
+            text=truncate(f":warning: Likely duplicate: {escape(view.partner)} already has {listed} for "
+                          f"{escape(view.domain)}. Check before the partner gets the same customer twice.", 2900))))
     return {"text": f"{view.ref} handed off to {user(view.primary_owner_id)}", "blocks": [b.to_dict() for b in blocks]}
 
 
 def conflict_notice(view: LeadView, others: list[LeadView]) -> dict[str, Any]:
-    lines = [f"• *{o.ref}* — {escape(o.company)}, {escape(o.partner)}, owner {user(o.primary_owner_id)}, "
+    lines = [f"• *{o.ref}* — {escape(truncate(o.company, 100))}, {escape(truncate(o.partner, 80))}, owner {user(o.primary_owner_id)}, "
              f"handed off {when(o.created_at, o.zone)}" for o in others[:10]]
     text = (f":warning: *Possible channel conflict* on *{escape(view.domain)}*: {user(view.sender_id)} just handed off "
             f"*{view.ref}* — {escape(view.company)} with {escape(view.partner)} (owner {user(view.primary_owner_id)}), "

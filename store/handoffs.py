@@ -56,6 +56,7 @@ def normalise_domain(value: str | None) -> str | None:
         text = text.rsplit("@", 1)[1]
     text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", text)
     text = text.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    text = text.rsplit("@", 1)[-1]  # https://user@acme.com -> acme.com
     text = text.split(":", 1)[0].strip(".")
     if text.startswith("www."):
         text = text[4:]

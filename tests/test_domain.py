@@ -245,3 +245,15 @@ def test_view_is_frozen_data():
     view = _view()
     with pytest.raises(dataclasses.FrozenInstanceError):
         view.stage = "accepted"  # type: ignore[misc]
+
+
+def test_contact_at_its_maximum_stays_within_slacks_field_limit():
+    # The form accepts a 200-character contact name and a 254-character email whose local part may
+    # hold "&" (store.handoffs.EMAIL_RE allows it); escaped, each "&" becomes "&amp;".
+    email = "&" * 245 + "@acme.com"
+    assert len(email) == 254
+    card = lead_card(_view(contact_name="&" * 200, contact_email=email), audience="owner")
+    for block in card["blocks"]:
+        for f in block.get("fields", []):
+            assert len(f["text"]) <= 2000  # Slack rejects a longer section field (invalid_blocks)
+    assert check_message(card) == []
