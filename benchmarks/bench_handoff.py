@@ -22,6 +22,14 @@ What it does, in order:
    After the run it checks the database: every submission created a lead, every click accepted
    its lead, and every Slack message those caused was sent (outbox rows "sent").
 
+Diagnosis options (not for the reported figures): --gap-ms N pauses between requests so the work a
+listener does after its ack (sending the outbox) cannot slow the next request; --py-spy DIR records
+each measured partnerbot phase with py-spy and prints where the workers' samples go.
+
+The bare floor is about 11-12 ms, not ~1 ms: Bolt's ThreadListenerRunner waits for ack() by polling every
+10 ms, so any listener answers in steps of about 10 ms. A listener that does more than about 10 ms of
+work before ack() (the submission) pays a second step.
+
 It reports; it does not assert targets. Exit 1 only if a request failed (non-200, an error answer)
 or the database check failed. Every process it starts is stopped on exit, Ctrl-C included.
 """
@@ -868,6 +876,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.requests < 1 or opts.warmup < 0:
         parser.error("--requests must be >= 1 and --warmup >= 0")
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C, even if started with SIGINT ignored
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)
     run_started = time.monotonic()
@@ -937,8 +946,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label}: {commands[label]}", flush=True)
             server = processes.start(label, argv_, env=env, log_path=log_path)
             wait_http(f"http://127.0.0.1:{port}/healthz", server, log_path)
-            with make_engine(database_url).connect() as conn:
-                first_new_outbox = (conn.scalar(select(func.max(OutboxMessage.id))) or 0) + 1
+            engine = make_engine(database_url)
+            try:
+                with engine.connect() as conn:
+                    first_new_outbox = (conn.scalar(select(func.max(OutboxMessage.id))) or 0) + 1
+            finally:
+                engine.dispose()
             phase = None
             if opts.py_spy and label == "partnerbot":
                 if not shutil.which("py-spy"):

@@ -4,8 +4,11 @@ from slack_bolt import App
 
 
 def register_all(app: App) -> None:
-    from handlers import handoff, home, partners
+    from handlers import actions, deals, escalations, handoff, home, partners
 
     handoff.register(app)
     partners.register(app)
     home.register(app)
+    deals.register(app)
+    actions.register(app)
+    escalations.register(app)

@@ -29,6 +29,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from messages.fields import input_block
+from messages.ids import Deal as DealIds
+from messages.ids import Escalation as EscalationIds
 from messages.ids import Handoff as Ids
 from messages.text import escape, money, truncate, user, when
 
@@ -89,9 +91,15 @@ class LeadView:
     created_at: dt.datetime
     conflicts: tuple[ConflictRef, ...]
     zone: ZoneInfo
+    stage_name: str = ""
+    stage_lead: str | None = None  # mrkdwn naming who leads the current stage (the playbook's RACI)
+    qualification_score: Decimal | None = None
+    closed_amount: Decimal | None = None
+    close_reason: str | None = None
 
     @classmethod
-    def from_models(cls, lead, partner, conflicts, zone: ZoneInfo) -> "LeadView":
+    def from_models(cls, lead, partner, conflicts, zone: ZoneInfo, *, stage_name: str = "",
+                    stage_lead: str | None = None) -> "LeadView":
         return cls(
             id=lead.id, ref=lead.ref, partner=partner.name, partner_tier=partner.tier,
             partner_manager_id=partner.manager_id, direction=lead.direction, company=lead.company,
@@ -104,7 +112,9 @@ class LeadView:
             accepted_by=lead.accepted_by, declined_at=lead.declined_at, declined_by=lead.declined_by,
             decline_reason=lead.decline_reason, first_outreach_at=lead.first_outreach_at,
             first_outreach_logged_by=lead.first_outreach_logged_by, created_at=lead.created_at,
-            conflicts=tuple(conflicts), zone=zone,
+            conflicts=tuple(conflicts), zone=zone, stage_name=stage_name, stage_lead=stage_lead,
+            qualification_score=lead.qualification_score, closed_amount=lead.closed_amount,
+            close_reason=lead.close_reason,
         )
 
 
@@ -198,8 +208,16 @@ def _facts(view: LeadView, *, show_contact: bool) -> list[SectionBlock]:
     return blocks
 
 
+def stage_label(view: LeadView) -> str:
+    if view.stage in ("handed_off", "declined"):
+        return STAGE_LABELS[view.stage]
+    return view.stage_name or STAGE_LABELS.get(view.stage, view.stage)
+
+
 def _clocks(view: LeadView) -> str:
     owners = f"Owner {user(view.primary_owner_id)}" + (f" · backup {user(view.backup_owner_id)}" if view.backup_owner_id else "")
+    if view.stage_lead and view.stage not in ("handed_off", "declined"):
+        owners += f" · {view.stage_lead}"
     if view.stage == "handed_off":
         return f"{owners}\n:hourglass_flowing_sand: Accept by *{when(view.accept_by, view.zone)}* · first outreach by *{when(view.first_outreach_by, view.zone)}*"
     if view.stage in ("accepted",) and not view.first_outreach_at:
@@ -214,6 +232,12 @@ def status_line(view: LeadView) -> str | None:
     if view.declined_by:
         parts.append(f":x: Declined by {user(view.declined_by)} {when(view.declined_at, view.zone)}: "
                      f"“{truncate(escape(view.decline_reason), 500)}”")
+    if view.qualification_score is not None:
+        parts.append(f":bar_chart: Qualification score {view.qualification_score:.0f}/100")
+    if view.stage == "closed_won":
+        parts.append(f":trophy: Closed won" + (f" — {money(view.closed_amount)}" if view.closed_amount is not None else ""))
+    if view.stage == "closed_lost":
+        parts.append(f":heavy_minus_sign: Closed lost" + (f": “{truncate(escape(view.close_reason), 500)}”" if view.close_reason else ""))
     if view.first_outreach_at:
         late = view.first_outreach_at > view.first_outreach_by
         parts.append(f":telephone_receiver: First outreach logged by {user(view.first_outreach_logged_by)} "
@@ -228,7 +252,7 @@ def lead_card(view: LeadView, *, audience: str = "owner") -> dict[str, Any]:
     intro = (f"{user(view.sender_id)} {verb} you a lead" if audience == "owner"
              else f"{user(view.sender_id)} handed off a lead to {user(view.primary_owner_id)}")
     blocks: list = [HeaderBlock(text=truncate(title, 150)),
-                    SectionBlock(text=MarkdownTextObject(text=f"{intro} · *{STAGE_LABELS.get(view.stage, view.stage)}*"))]
+                    SectionBlock(text=MarkdownTextObject(text=f"{intro} · *{stage_label(view)}*"))]
     blocks += _facts(view, show_contact=audience == "owner" or view.consent)
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_clocks(view))]))
     if view.conflicts:
@@ -242,7 +266,7 @@ def lead_card(view: LeadView, *, audience: str = "owner") -> dict[str, Any]:
         buttons = _buttons(view)
         if buttons:
             blocks.append(ActionsBlock(block_id=Ids.ACTIONS_BLOCK, elements=buttons))
-    text = f"{view.ref} · {view.company} — {STAGE_LABELS.get(view.stage, view.stage)}"
+    text = f"{view.ref} · {view.company} — {stage_label(view)}"
     return {"text": truncate(escape(text), 3000), "blocks": [b.to_dict() for b in blocks]}
 
 
@@ -250,14 +274,21 @@ def _conflict_list(conflicts) -> str:
     return "; ".join(f"{c.ref} ({escape(truncate(c.partner, 80))}, {user(c.owner_id)})" for c in conflicts[:10])
 
 
+OPEN_DEAL_STAGES_EXCLUDED = ("handed_off", "declined", "closed_won", "closed_lost")
+
+
 def _buttons(view: LeadView) -> list[ButtonElement]:
     value = str(view.id)
     if view.stage == "handed_off":
         return [ButtonElement(text="Accept", action_id=Ids.ACCEPT, value=value, style="primary"),
                 ButtonElement(text="Decline", action_id=Ids.DECLINE, value=value, style="danger")]
-    if view.stage in ("accepted",) and not view.first_outreach_at:
-        return [ButtonElement(text="Log first outreach", action_id=Ids.LOG_OUTREACH, value=value, style="primary")]
-    return []
+    buttons = []
+    if view.stage == "accepted" and not view.first_outreach_at:
+        buttons.append(ButtonElement(text="Log first outreach", action_id=Ids.LOG_OUTREACH, value=value, style="primary"))
+    if view.stage not in OPEN_DEAL_STAGES_EXCLUDED:
+        buttons.append(ButtonElement(text="Update stage", action_id=DealIds.UPDATE_STAGE, value=value))
+        buttons.append(ButtonElement(text="Escalate", action_id=EscalationIds.OPEN, value=f"lead:{view.id}"))
+    return buttons
 
 
 def sender_confirmation(view: LeadView, *, duplicates: list[LeadView] = ()) -> dict[str, Any]:
@@ -271,7 +302,7 @@ def sender_confirmation(view: LeadView, *, duplicates: list[LeadView] = ()) -> d
             text=truncate(f":warning: Possible conflict with {listed}: another partner registered this customer. "
                           "The partner managers have been told.", 2900))))
     if duplicates:
-        listed = ", ".join(f"{d.ref} (from {user(d.sender_id)}, {STAGE_LABELS.get(d.stage, d.stage).lower()})" for d in duplicates[:10])
+        listed = ", ".join(f"{d.ref} (from {user(d.sender_id)}, {stage_label(d).lower()})" for d in duplicates[:10])
         blocks.append(SectionBlock(text=MarkdownTextObject(
             text=truncate(f":warning: Likely duplicate: {escape(view.partner)} already has {listed} for "
                           f"{escape(view.domain)}. Check before the partner gets the same customer twice.", 2900))))
@@ -285,8 +316,10 @@ def conflict_notice(view: LeadView, others: list[LeadView]) -> dict[str, Any]:
             f"*{view.ref}* — {escape(view.company)} with {escape(view.partner)} (owner {user(view.primary_owner_id)}), "
             f"and within the protection window this customer was already registered as:\n" + "\n".join(lines)
             + "\nDecide which partner keeps the deal and tell both owners.")
+    escalate = ActionsBlock(elements=[ButtonElement(text="Escalate for a ruling", action_id=EscalationIds.OPEN,
+                                                    value=f"conflict:{view.id}")])
     return {"text": f"Possible conflict: {view.ref} and " + ", ".join(o.ref for o in others),
-            "blocks": [SectionBlock(text=MarkdownTextObject(text=truncate(text, 3000))).to_dict()]}
+            "blocks": [SectionBlock(text=MarkdownTextObject(text=truncate(text, 3000))).to_dict(), escalate.to_dict()]}
 
 
 def accepted_notice(view: LeadView) -> dict[str, Any]:
@@ -307,7 +340,7 @@ def leads_list(views: list[LeadView], *, total: int, user_id: str) -> dict[str, 
     blocks: list = [HeaderBlock(text=f"Your open leads ({total})")]
     for v in views[:30]:
         role = ("owner" if v.primary_owner_id == user_id else "backup" if v.backup_owner_id == user_id else "sent by you")
-        line = (f"*{v.ref}* — {escape(v.company)} · {escape(v.partner)} · {STAGE_LABELS.get(v.stage, v.stage)} · _{role}_\n"
+        line = (f"*{v.ref}* — {escape(v.company)} · {escape(v.partner)} · {stage_label(v)} · _{role}_\n"
                 + _clocks(v).replace("\n", " · "))
         section = SectionBlock(text=MarkdownTextObject(text=truncate(line, 3000)))
         if v.stage == "handed_off" and user_id in (v.primary_owner_id, v.backup_owner_id):

@@ -45,3 +45,73 @@ class Partner(StrEnum):
     CHANNEL = "channel_id"
     MANAGER = "manager_id"
     INPUT = "value"
+
+
+class Deal(StrEnum):
+    """Working a lead after it is accepted: stages, closing, debrief."""
+
+    UPDATE_STAGE = "deal_update_stage"        # button on the lead card and in /handoff list; value = lead id
+    STAGE_MODAL = "deal_stage_submit"
+    QUALIFY_MODAL = "deal_qualify_submit"
+    CLOSE_MODAL = "deal_close_submit"
+    DEBRIEF = "deal_debrief"                  # button in the debrief request; value = lead id
+    DEBRIEF_MODAL = "deal_debrief_submit"
+    STAGE = "stage"
+    NOTE = "note"
+    CHECKLIST = "checklist"
+    AMOUNT = "amount"
+    REASON = "reason"
+    WHAT_WORKED = "what_worked"
+    WHAT_DID_NOT = "what_did_not"
+    INPUT = "value"
+
+
+class Action(StrEnum):
+    COMMAND = "/action"
+    MODAL = "action_submit"
+    DONE = "action_done"                      # value = action id
+    DONE_MODAL = "action_done_submit"
+    SNOOZE = "action_snooze"                  # overflow/static select; value = "<id>:1d" | "<id>:1w" | "<id>:date"
+    SNOOZE_MODAL = "action_snooze_submit"
+    REASSIGN = "action_reassign"
+    REASSIGN_MODAL = "action_reassign_submit"
+    TITLE = "title"
+    OWNER = "owner"
+    DUE = "due_date"
+    SUCCESS = "success_criteria"
+    IMPACT = "impact_estimate"
+    PRIORITY = "priority"
+    LINK = "link"
+    OUTCOME = "outcome"
+    UNTIL = "until"
+    INPUT = "value"
+    LINK_SEARCH = "action_link_search"        # external select over partners, leads and issues
+
+
+class Issue(StrEnum):
+    MODAL = "issue_submit"
+    CATEGORY = "category"
+    DESCRIPTION = "description"
+    IMPACT = "impact_estimate"
+    COHORT = "cohort"
+    ROOT_CAUSE = "root_cause"
+    INPUT = "value"
+
+
+class Escalation(StrEnum):
+    COMMAND = "/escalate"
+    OPEN = "escalate_open"                    # button on lead cards, action cards, conflict notices; value = "lead:<id>" | "action:<id>" | ""
+    MODAL = "escalation_submit"
+    APPROVE = "escalation_approve"            # value = escalation id
+    REJECT = "escalation_reject"
+    DECIDE_MODAL = "escalation_decide_submit"
+    WITHDRAW = "escalation_withdraw"
+    ABOUT = "about"
+    KIND = "kind"
+    REASON = "reason"
+    SEVERITY = "severity"
+    IMPACT = "impact"
+    RESPONSE = "response"
+    NOTE = "note"
+    INPUT = "value"
+    ACTIONS_BLOCK = "escalation_actions"

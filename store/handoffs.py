@@ -16,7 +16,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from messages import handoff as views
-from store import audit, outbox
+from store import audit, outbox, permissions
 from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
 from store.models import LEAD_REF_OFFSET, Handoff, Lead, LeadConflict, Partner, utcnow
 from store.playbook import Playbook
@@ -288,7 +288,29 @@ def lead_view(session: Session, lead: Lead, playbook: Playbook) -> views.LeadVie
         other = session.get(Lead, other_id)
         other_partner = session.get(Partner, other.partner_id)
         conflicts.append(views.ConflictRef(ref=other.ref, partner=other_partner.name, owner_id=other.primary_owner_id))
-    return views.LeadView.from_models(lead, partner, conflicts, playbook.tz)
+    stage = playbook.stage(lead.stage)
+    return views.LeadView.from_models(lead, partner, conflicts, playbook.tz,
+                                      stage_name=stage.name if stage else "",
+                                      stage_lead=_stage_lead(stage, lead, partner, playbook))
+
+
+def role_user(role: str, lead: Lead, partner: Partner, playbook: Playbook) -> str | None:
+    """The Slack user who plays a playbook role (sender, owner, backup, partner_manager) on this lead."""
+    return {
+        "sender": lead.sender_id,
+        "owner": lead.primary_owner_id,
+        "backup": lead.backup_owner_id,
+        "partner_manager": partner.manager_id if partner else None,
+        "admins": playbook.admins[0] if playbook.admins else None,
+    }.get(role)
+
+
+def _stage_lead(stage, lead: Lead, partner: Partner, playbook: Playbook) -> str | None:
+    if stage is None:
+        return None
+    who = role_user(stage.responsible, lead, partner, playbook)
+    label = stage.responsible.replace("_", " ")
+    return f"{stage.name} is led by <@{who}> ({label})" if who else f"{stage.name} is led by the {label}"
 
 
 def refresh_cards(session: Session, lead: Lead, playbook: Playbook) -> list:
@@ -309,9 +331,7 @@ def get_lead(session: Session, lead_id: int) -> Lead:
 
 
 def _require_owner(lead: Lead, user_id: str, doing: str) -> None:
-    if user_id not in lead.owners:
-        who = " or ".join(f"<@{u}>" for u in lead.owners)
-        raise NotAllowed(f"Only {who} can {doing} {lead.ref} — they own it.")
+    permissions.require_lead_owner(lead, user_id, doing=doing)
 
 
 def _already(lead: Lead, zone) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -124,6 +125,11 @@ class Lead(Base):
     decline_reason: Mapped[str | None] = mapped_column(Text)
     first_outreach_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     first_outreach_logged_by: Mapped[str | None] = mapped_column(String(20))
+    qualification_score: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))  # 0–100, from the playbook's rubric
+    qualification_answers: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    close_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -223,3 +229,135 @@ class OutboxMessage(Base):
     sent_version: Mapped[int | None] = mapped_column(Integer)
     result_channel: Mapped[str | None] = mapped_column(String(20))
     result_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class LeadStageChange(Base):
+    """A lead moved from one stage to another, with the note and the checklist ticked on the way."""
+
+    __tablename__ = "lead_stage_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    from_stage: Mapped[str] = mapped_column(String(30))
+    to_stage: Mapped[str] = mapped_column(String(30))
+    note: Mapped[str | None] = mapped_column(Text)
+    checklist: Mapped[list[str]] = mapped_column(JSONType, default=list)  # the items ticked
+    changed_by: Mapped[str] = mapped_column(String(40))
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LeadDebrief(Base):
+    """After a close, each owner's short debrief: what worked, what did not."""
+
+    __tablename__ = "lead_debriefs"
+    __table_args__ = (UniqueConstraint("lead_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(20))
+    what_worked: Mapped[str] = mapped_column(Text)
+    what_did_not: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PerformanceIssue(Base):
+    """A diagnosed problem with a partner or a cohort, with its root cause; actions link to it."""
+
+    __tablename__ = "performance_issues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    category: Mapped[str] = mapped_column(String(40))  # capability_gap | misaligned_incentives | messaging | enablement | channel_conflict | other
+    description: Mapped[str] = mapped_column(Text)
+    impact_estimate: Mapped[str | None] = mapped_column(Text)
+    cohort: Mapped[str | None] = mapped_column(String(200))
+    root_cause: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | resolved
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def ref(self) -> str:
+        return f"P-{self.id + LEAD_REF_OFFSET}"
+
+
+class ActionItem(Base):
+    """An action in the improvement backlog: owner, due date, success criteria, measurable impact."""
+
+    __tablename__ = "actions"
+    __table_args__ = (Index("ix_actions_owner_status_due", "owner_id", "status", "due_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    owner_id: Mapped[str] = mapped_column(String(20))
+    created_by: Mapped[str] = mapped_column(String(40))
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    success_criteria: Mapped[str | None] = mapped_column(Text)
+    impact_estimate: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(String(10), default="medium")  # low | medium | high | urgent
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)  # open | done | cancelled
+    snoozed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    done_by: Mapped[str | None] = mapped_column(String(20))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("performance_issues.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def ref(self) -> str:
+        return f"A-{self.id + LEAD_REF_OFFSET}"
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "owner_id": self.owner_id,
+            "due_date": self.due_date.isoformat() if self.due_date else None,
+            "priority": self.priority,
+            "status": self.status,
+            "snoozed_until": self.snoozed_until.isoformat() if self.snoozed_until else None,
+            "outcome": self.outcome,
+        }
+
+
+class Escalation(Base):
+    """A request that needs a manager's decision, climbing the playbook's ladder level by level."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (Index("ix_escalations_status_due", "status", "level_due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))  # discount | exception | conflict_ruling | sla_breach | other
+    about: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(10))  # low | medium | high | critical
+    impact: Mapped[str | None] = mapped_column(Text)
+    requester_id: Mapped[str] = mapped_column(String(40))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
+    action_id: Mapped[int | None] = mapped_column(ForeignKey("actions.id"), index=True)
+    level: Mapped[int] = mapped_column(Integer, default=0)  # index into the playbook's escalation levels
+    approver_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)  # resolved for the current level
+    level_started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    level_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | approved | rejected | expired | withdrawn
+    decided_by: Mapped[str | None] = mapped_column(String(40))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def ref(self) -> str:
+        return f"E-{self.id + LEAD_REF_OFFSET}"
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "level": self.level,
+            "approver_ids": list(self.approver_ids or []),
+            "decided_by": self.decided_by,
+            "decision_note": self.decision_note,
+        }

@@ -362,14 +362,132 @@ class Conflicts(_Section):
     protection_window_days: Days = 90
 
 
+ROLES: tuple[str, ...] = ("sender", "owner", "backup", "partner_manager", "admins")
+CORE_STAGES: tuple[str, ...] = ("handed_off", "accepted", "closed_won", "closed_lost")
+
+
+def _role(value: Any) -> str:
+    if value not in ROLES:
+        raise _problem(f"must be one of {', '.join(ROLES)}{_suggest(str(value), ROLES)} (got {_show(value)})")
+    return value
+
+
+Role = Annotated[str, BeforeValidator(_role)]
+
+
+def _strict_bool(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise _problem(f"must be true or false (got {_show(value)})")
+    return value
+
+
+StrictBool = Annotated[bool, BeforeValidator(_strict_bool)]
+
+
+class ChecklistItem(_Section):
+    """Something to have done before a lead enters a stage; `required` ones block the move."""
+
+    item: Text
+    required: StrictBool = False
+
+
+class Stage(_Section):
+    """A stage of a deal, with its RACI and the checklist to enter it."""
+
+    key: Slug
+    name: Text
+    responsible: Role = "owner"  # who leads the stage (shown on the lead card)
+    accountable: Role = "partner_manager"
+    consulted: tuple[Role, ...] = ()
+    informed: tuple[Role, ...] = ("sender",)
+    checklist: tuple[ChecklistItem, ...] = ()
+
+
+DEFAULT_STAGES: tuple[Stage, ...] = (
+    Stage(key="handed_off", name="Handed off", responsible="sender"),
+    Stage(key="accepted", name="Accepted"),
+    Stage(key="contacted", name="Contacted"),
+    Stage(key="qualified", name="Qualified", consulted=("sender",)),
+    Stage(key="proposal", name="Proposal", consulted=("sender",), checklist=(
+        ChecklistItem(item="Technical validation done", required=True),
+        ChecklistItem(item="Pricing approved", required=True),
+    )),
+    Stage(key="negotiation", name="Negotiation", consulted=("sender", "partner_manager"), checklist=(
+        ChecklistItem(item="Contract routed", required=True),
+        ChecklistItem(item="Approvals in", required=True),
+        ChecklistItem(item="Risk disclosures sent"),
+    )),
+    Stage(key="closed_won", name="Closed won", informed=("sender", "partner_manager")),
+    Stage(key="closed_lost", name="Closed lost", informed=("sender", "partner_manager")),
+)
+
+
+class QualificationQuestion(_Section):
+    """A question asked when a lead becomes qualified; each answer scores 0–1 of its weight."""
+
+    key: Slug
+    question: Text
+    weight: Hours = 1.0  # any positive number
+    answers: dict[str, Annotated[float, BeforeValidator(_not_bool), Field(ge=0, le=1)]]
+
+    @field_validator("answers")
+    @classmethod
+    def _two_to_ten_answers(cls, answers: dict[str, float]) -> dict[str, float]:
+        if not 2 <= len(answers) <= 10:
+            raise _problem(f"must offer between 2 and 10 answers (got {len(answers)})")
+        if any(not label.strip() or len(label) > 75 for label in answers):
+            raise _problem("answer labels must be 1 to 75 characters")
+        return answers
+
+
+DEFAULT_QUESTIONS: tuple[QualificationQuestion, ...] = (
+    QualificationQuestion(key="budget", question="Is there budget for this?", weight=3,
+                          answers={"Yes, approved": 1.0, "Being approved": 0.5, "No": 0.0}),
+    QualificationQuestion(key="authority", question="Are we talking to the decision maker?", weight=2,
+                          answers={"Yes": 1.0, "An influencer": 0.5, "No": 0.0}),
+    QualificationQuestion(key="need", question="How pressing is the problem?", weight=3,
+                          answers={"Critical": 1.0, "Important": 0.6, "Nice to have": 0.2}),
+    QualificationQuestion(key="timeline", question="When do they want to decide?", weight=2,
+                          answers={"This quarter": 1.0, "Next quarter": 0.6, "Later or unknown": 0.1}),
+)
+
+
+class Qualification(_Section):
+    questions: Annotated[tuple[QualificationQuestion, ...], AfterValidator(_not_empty)] = DEFAULT_QUESTIONS
+
+    @field_validator("questions")
+    @classmethod
+    def _unique_keys(cls, questions: tuple[QualificationQuestion, ...]) -> tuple[QualificationQuestion, ...]:
+        _unique(tuple(q.key for q in questions))
+        return questions
+
+
+class RequestKind(_Section):
+    """A kind of escalation request and the predefined responses a decider can pick."""
+
+    key: Slug
+    name: Text
+    responses: tuple[Text, ...] = ()
+
+
 class EscalationLevel(_Section):
     name: Text
     approvers: tuple[ApproverId, ...] = ()
     time_limit_hours: Hours = 24.0
 
 
+DEFAULT_REQUESTS: tuple[RequestKind, ...] = (
+    RequestKind(key="discount", name="Discount", responses=("Approved as asked", "Approved up to 10%", "Approved with a shorter term")),
+    RequestKind(key="exception", name="Exception to the rules", responses=("Approved once", "Approved for this partner")),
+    RequestKind(key="conflict_ruling", name="Conflict ruling", responses=("First registration keeps the deal", "Split the deal", "Partner with the stronger relationship keeps it")),
+    RequestKind(key="sla_breach", name="SLA breach", responses=("Reassign to the backup owner", "Extend the deadline one business day")),
+    RequestKind(key="other", name="Other"),
+)
+
+
 class Escalation(_Section):
     channel: ChannelId | None = None
+    requests: Annotated[tuple[RequestKind, ...], AfterValidator(_not_empty)] = DEFAULT_REQUESTS
     levels: Annotated[tuple[EscalationLevel, ...], AfterValidator(_not_empty)] = (
         EscalationLevel(name="Partner manager"),
     )
@@ -397,6 +515,22 @@ class Playbook(_Section):
     product_lines: Annotated[tuple[Text, ...], AfterValidator(_unique)] = ()
     admins: Annotated[tuple[UserId, ...], AfterValidator(_unique)] = ()
     escalation: Escalation = Field(default_factory=Escalation)
+    stages: Annotated[tuple[Stage, ...], AfterValidator(_not_empty)] = DEFAULT_STAGES
+    qualification: Qualification = Field(default_factory=Qualification)
+
+    @field_validator("stages")
+    @classmethod
+    def _core_stages(cls, stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
+        keys = tuple(stage.key for stage in stages)
+        _unique(keys)
+        missing = [key for key in CORE_STAGES if key not in keys]
+        if missing:
+            raise _problem(f"must include the stages {', '.join(missing)} (the bot's own steps use them)")
+        if keys[0] != "handed_off" or keys[1] != "accepted":
+            raise _problem("must start with handed_off, then accepted")
+        if set(keys[-2:]) != {"closed_won", "closed_lost"}:
+            raise _problem("must end with closed_won and closed_lost")
+        return stages
 
     @model_validator(mode="before")
     @classmethod
@@ -471,6 +605,19 @@ class Playbook(_Section):
                 else default.first_outreach_within_hours
             ),
         )
+
+    def stage(self, key: str) -> Stage | None:
+        return next((stage for stage in self.stages if stage.key == key), None)
+
+    def request_kind(self, key: str) -> RequestKind | None:
+        return next((kind for kind in self.escalation.requests if kind.key == key), None)
+
+    def qualification_score(self, answers: dict[str, str]) -> float:
+        """The weighted score, 0–100, of answers {question key: answer label}; unknown answers score 0."""
+        questions = self.qualification.questions
+        total = sum(q.weight for q in questions)
+        got = sum(q.weight * q.answers.get(answers.get(q.key, ""), 0.0) for q in questions)
+        return round(100.0 * got / total, 2) if total else 0.0
 
     def is_admin(self, user_id: str | None) -> bool:
         """Whether this Slack user id is listed under ``admins``."""

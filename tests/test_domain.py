@@ -162,20 +162,20 @@ def test_card_for_the_channel_has_no_buttons():
     assert _actions(lead_card(_view(), audience="channel")) == []
 
 
-def test_accepted_card_only_offers_log_first_outreach():
+def test_accepted_card_offers_first_outreach_then_the_deal_buttons():
     view = _view(stage="accepted", accepted_by=OMAR, accepted_at=CREATED + dt.timedelta(hours=1))
     card = lead_card(view, audience="owner")
-    assert _actions(card) == [("lead_log_outreach", "Log first outreach", "7")]
+    assert _actions(card) == [("lead_log_outreach", "Log first outreach", "7"),
+                              ("deal_update_stage", "Update stage", "7"), ("escalate_open", "Escalate", "lead:7")]
     assert "Accepted by <@U0OWNEROMAR>" in json.dumps(card["blocks"])
     assert check_message(card) == []
 
 
-def test_contacted_card_has_no_buttons():
+def test_contacted_card_offers_only_the_deal_buttons():
     view = _view(stage="contacted", accepted_by=OMAR, accepted_at=CREATED + dt.timedelta(hours=1),
                  first_outreach_at=CREATED + dt.timedelta(hours=2), first_outreach_logged_by=BEA)
     card = lead_card(view, audience="owner")
-    assert _actions(card) == []
-    assert not [b for b in card["blocks"] if b["type"] == "actions"]
+    assert _actions(card) == [("deal_update_stage", "Update stage", "7"), ("escalate_open", "Escalate", "lead:7")]
     # outreach at +2h is before the deadline at +2 days
     assert "First outreach logged by <@U0BACKUPBEA>" in json.dumps(card["blocks"])
     assert "on time" in json.dumps(card["blocks"])
