@@ -57,6 +57,7 @@ def create_app(settings: Settings, client: WebClient | None = None, *, services:
         client=services.client,
         signing_secret=settings.slack_signing_secret,
         token_verification_enabled=token_verification,
+        process_before_response=True,  # answer when the listener returns; slow work goes to Services.after
         logger=logging.getLogger("partnerbot.bolt"),
     )
     app.use(inject_services(services))

@@ -62,7 +62,7 @@ def run_demo(*, database: str | None = None, keep: bool = False) -> int:
             sim = SlackSimulator(f"{server.url}/slack/events", SECRET, response_url=slack.response_url("demo"))
             _play(sim, slack, report)
             sim.close()
-        app._listener_runner.listener_executor.shutdown(wait=True)
+        app.services.drain()
         _summary(services)
         services.engine.dispose()
     if keep:

@@ -2,9 +2,13 @@
 
 Every listener is registered through `answered()`. A DomainError (not allowed, already done, not
 found) becomes an ephemeral reply to the person who acted; anything else is logged with its
-traceback and the person is told that nothing they entered was lost. Handling this here, rather
-than letting the error escape into Bolt, also avoids a Bolt race: an exception raised just after
-ack() in a threaded listener can reset the acknowledgement and turn a 200 into a 404.
+traceback and the person is told that nothing they entered was lost. Work a listener
+defers until after its answer (Services.after) is answered the same way (run_answered).
+
+The app runs Bolt with process_before_response=True: the listener runs in the request's thread
+and Slack gets its answer when the listener returns, instead of Bolt polling every 10 ms for
+ack(). So listeners ack, then hand everything that can wait (Slack calls, delivery, decisions
+taken on a click) to Services.after().
 """
 
 from __future__ import annotations
@@ -31,6 +35,16 @@ def handle_error(error: Exception, body: dict, respond, logger=None) -> None:
         tell(body, respond, str(error))
     else:
         (logger or log).exception("unhandled error", exc_info=error)
+        tell(body, respond, SORRY)
+
+
+def run_answered(work, body: dict | None, respond, name: str) -> None:
+    try:
+        work()
+    except DomainError as refusal:
+        tell(body, respond, str(refusal))
+    except Exception:  # noqa: BLE001 - logged with its traceback, and the user is told
+        log.exception("%s failed", name)
         tell(body, respond, SORRY)
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slack_sdk import WebClient
 from sqlalchemy import Engine
@@ -23,6 +24,19 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     client: WebClient
+    background: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="partnerbot-after"))
+
+    def after(self, work: Callable[[], object], *, body: dict | None = None, respond=None) -> Future:
+        """Run `work` once Slack has its answer. Refusals and failures are answered like a listener's."""
+        from bot.errors import run_answered
+
+        return self.background.submit(run_answered, work, body, respond, getattr(work, "__qualname__", "work"))
+
+    def drain(self) -> None:
+        """Wait for all work started with after() (tests, the demo, shutdown)."""
+        self.background.shutdown(wait=True)
+        self.background = ThreadPoolExecutor(max_workers=8, thread_name_prefix="partnerbot-after")
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -354,4 +354,6 @@ def leads_list(views: list[LeadView], *, total: int, user_id: str) -> dict[str, 
 
 def partner_options(partners: list[tuple[int, str, str]]) -> dict[str, Any]:
     """Options for the type-ahead: (id, name, tier). Slack shows at most 100."""
-    return {"options": [Option(text=truncate(f"{name} ({tier})", 75), value=str(pid)).to_dict() for pid, name, tier in partners[:100]]}
+    # Plain dicts: building 100 slack_sdk Option objects costs ~6 ms on a path Slack times.
+    return {"options": [{"text": {"type": "plain_text", "text": truncate(f"{name} ({tier})", 75)}, "value": str(pid)}
+                        for pid, name, tier in partners[:100]]}

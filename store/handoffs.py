@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from messages import handoff as views
 from store import audit, outbox, permissions
@@ -247,20 +247,22 @@ def create_handoff(
             )
 
     view = lead_view(session, lead, playbook)
+    duplicate_views = lead_views(session, result.duplicates, playbook)
     rows = [
         outbox.post(session, channel=lead.primary_owner_id, message=views.lead_card(view, audience="owner"),
                     kind="lead_card", subject=("lead", lead.id), audience=lead.primary_owner_id),
         outbox.post(session, channel=sender_id,
-                    message=views.sender_confirmation(view, duplicates=[lead_view(session, d, playbook) for d in result.duplicates]),
+                    message=views.sender_confirmation(view, duplicates=duplicate_views),
                     kind="sender_confirmation", subject=("lead", lead.id), audience=sender_id),
     ]
     if partner.channel_id:
         rows.append(outbox.post(session, channel=partner.channel_id, message=views.lead_card(view, audience="channel"),
                                 kind="lead_notice", subject=("lead", lead.id), audience=partner.channel_id))
     if result.conflicts:
-        rows += _tell_about_conflicts(session, view, [lead_view(session, o, playbook) for o in result.conflicts])
-        for other in result.conflicts:
-            rows += refresh_cards(session, other, playbook)
+        other_views = lead_views(session, result.conflicts, playbook)
+        rows += _tell_about_conflicts(session, view, other_views)
+        for other, other_view in zip(result.conflicts, other_views):
+            rows += refresh_cards(session, other, playbook, view=other_view)
     session.flush()
     result.outbox_ids = [r.id for r in rows]
     return result
@@ -278,20 +280,36 @@ def _tell_about_conflicts(session: Session, view: views.LeadView, others: list[v
     ]
 
 
-def lead_view(session: Session, lead: Lead, playbook: Playbook) -> views.LeadView:
-    partner = session.get(Partner, lead.partner_id)
-    conflict_ids = session.scalars(
-        select(LeadConflict.other_lead_id).where(LeadConflict.lead_id == lead.id).order_by(LeadConflict.other_lead_id)
+def lead_views(session: Session, leads: list[Lead], playbook: Playbook) -> list[views.LeadView]:
+    """Views of several leads in two queries (partners, conflicts), however many conflicts they have."""
+    if not leads:
+        return []
+    partner_ids = {lead.partner_id for lead in leads}
+    partners = {p.id: p for p in session.scalars(select(Partner).where(Partner.id.in_(partner_ids)))}
+    other, other_partner = aliased(Lead), aliased(Partner)
+    rows = session.execute(
+        select(LeadConflict.lead_id, other.id, other_partner.name, other.primary_owner_id)
+        .join(other, other.id == LeadConflict.other_lead_id)
+        .join(other_partner, other_partner.id == other.partner_id)
+        .where(LeadConflict.lead_id.in_([lead.id for lead in leads]))
+        .order_by(LeadConflict.lead_id, other.id)
     ).all()
-    conflicts = []
-    for other_id in conflict_ids:
-        other = session.get(Lead, other_id)
-        other_partner = session.get(Partner, other.partner_id)
-        conflicts.append(views.ConflictRef(ref=other.ref, partner=other_partner.name, owner_id=other.primary_owner_id))
-    stage = playbook.stage(lead.stage)
-    return views.LeadView.from_models(lead, partner, conflicts, playbook.tz,
-                                      stage_name=stage.name if stage else "",
-                                      stage_lead=_stage_lead(stage, lead, partner, playbook))
+    conflicts: dict[int, list[views.ConflictRef]] = {}
+    for lead_id, other_id, partner_name, owner_id in rows:
+        conflicts.setdefault(lead_id, []).append(
+            views.ConflictRef(ref=f"L-{other_id + LEAD_REF_OFFSET}", partner=partner_name, owner_id=owner_id))
+    result = []
+    for lead in leads:
+        partner = partners[lead.partner_id]
+        stage = playbook.stage(lead.stage)
+        result.append(views.LeadView.from_models(
+            lead, partner, conflicts.get(lead.id, []), playbook.tz, stage_name=stage.name if stage else "",
+            stage_lead=_stage_lead(stage, lead, partner, playbook)))
+    return result
+
+
+def lead_view(session: Session, lead: Lead, playbook: Playbook) -> views.LeadView:
+    return lead_views(session, [lead], playbook)[0]
 
 
 def role_user(role: str, lead: Lead, partner: Partner, playbook: Playbook) -> str | None:
@@ -313,8 +331,9 @@ def _stage_lead(stage, lead: Lead, partner: Partner, playbook: Playbook) -> str 
     return f"{stage.name} is led by <@{who}> ({label})" if who else f"{stage.name} is led by the {label}"
 
 
-def refresh_cards(session: Session, lead: Lead, playbook: Playbook) -> list:
-    view = lead_view(session, lead, playbook)
+def refresh_cards(session: Session, lead: Lead, playbook: Playbook, *, view: views.LeadView | None = None) -> list:
+    """Re-render every copy of a lead's card (owner DM, channel notice) after a change."""
+    view = view or lead_view(session, lead, playbook)
     return outbox.refresh(
         session,
         subject=("lead", lead.id),

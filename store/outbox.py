@@ -143,7 +143,8 @@ class DeliveryReport:
     failed: list[int] = field(default_factory=list)
 
 
-def _claim(factory: sessionmaker[Session], ids: list[int] | None, now: dt.datetime, limit: int) -> list[int]:
+def _claim(factory: sessionmaker[Session], ids: list[int] | None, now: dt.datetime, limit: int):
+    """Claim due rows in one transaction and return them (with the originals of edits), detached."""
     with factory() as session, session.begin():
         query = select(OutboxMessage.id).where(
             OutboxMessage.status == "pending",
@@ -154,20 +155,24 @@ def _claim(factory: sessionmaker[Session], ids: list[int] | None, now: dt.dateti
         else:
             query = query.where(OutboxMessage.next_attempt_at <= now)
         candidates = session.scalars(query.order_by(OutboxMessage.id).limit(limit)).all()
-        claimed = []
-        for row_id in candidates:
-            result = session.execute(
+        if not candidates:
+            return []
+        # A conditional UPDATE per row: when two deliverers race, each row goes to exactly one.
+        claimed = [
+            row_id for row_id in candidates
+            if session.execute(
                 update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == row_id,
-                    OutboxMessage.status == "pending",
-                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-                )
+                .where(OutboxMessage.id == row_id, OutboxMessage.status == "pending",
+                       or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
                 .values(claimed_until=now + dt.timedelta(seconds=CLAIM_SECONDS))
-            )
-            if result.rowcount == 1:
-                claimed.append(row_id)
-        return claimed
+                .execution_options(synchronize_session=False)
+            ).rowcount == 1
+        ]
+        rows = list(session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id)))
+        original_ids = {row.update_of_id for row in rows if row.update_of_id}
+        originals = {o.id: o for o in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(original_ids)))} if original_ids else {}
+        session.expunge_all()
+        return [(row, originals.get(row.update_of_id)) for row in rows]
 
 
 def _retry_after(error: Exception, attempts: int) -> float:
@@ -195,6 +200,16 @@ def _send(client: WebClient, row: OutboxMessage, original: OutboxMessage | None)
     return response.get("channel") or row.channel, response.get("ts")
 
 
+@dataclass
+class _Outcome:
+    row: OutboxMessage
+    channel: str | None = None
+    ts: str | None = None
+    reason: str | None = None
+    permanent: bool = False
+    error: Exception | None = None
+
+
 def deliver(
     factory: sessionmaker[Session],
     client: WebClient,
@@ -203,65 +218,63 @@ def deliver(
     now: dt.datetime | None = None,
     limit: int = 200,
 ) -> DeliveryReport:
-    """Send pending rows (the given ids, or everything due), recording each outcome."""
+    """Send pending rows (the given ids, or everything due) and record every outcome at once."""
     now = now or utcnow()
-    report = DeliveryReport()
-    for row_id in _claim(factory, ids, now, limit):
-        with factory() as session:
-            row = session.get(OutboxMessage, row_id)
-            original = session.get(OutboxMessage, row.update_of_id) if row.update_of_id else None
-            session.expunge_all()
-        claimed_version = row.version
+    outcomes: list[_Outcome] = []
+    for row, original in _claim(factory, ids, now, limit):
         try:
             channel, ts = _send(client, row, original)
+            outcomes.append(_Outcome(row, channel=channel, ts=ts))
         except SlackApiError as error:
             code = (error.response.get("error") if error.response is not None else None) or "unknown"
             status_code = getattr(error.response, "status_code", 200)
-            permanent = code in PERMANENT_ERRORS and status_code < 500
-            _record_failure(factory, row, f"{status_code} {code}", permanent, now, error, report)
-            continue
+            outcomes.append(_Outcome(row, reason=f"{status_code} {code}", error=error,
+                                     permanent=code in PERMANENT_ERRORS and status_code < 500))
         except LookupError as error:
-            _record_failure(factory, row, str(error), False, now, error, report)
-            continue
+            outcomes.append(_Outcome(row, reason=str(error), error=error))
         except Exception as error:  # noqa: BLE001 - timeouts and connection errors: keep and retry
-            _record_failure(factory, row, f"{type(error).__name__}: {error}", False, now, error, report)
-            continue
-        _record_success(factory, row, claimed_version, channel, ts)
-        report.sent.append(row_id)
+            outcomes.append(_Outcome(row, reason=f"{type(error).__name__}: {error}", error=error))
+    return _record(factory, outcomes, now)
+
+
+def _record(factory: sessionmaker[Session], outcomes: list[_Outcome], now: dt.datetime) -> DeliveryReport:
+    report = DeliveryReport()
+    if not outcomes:
+        return report
+    with factory() as session, session.begin():
+        fresh = {r.id: r for r in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_([o.row.id for o in outcomes])))}
+        for outcome in outcomes:
+            row, current = outcome.row, fresh[outcome.row.id]
+            current.attempts = current.attempts + 1
+            current.claimed_until = None
+            if outcome.reason is None:
+                _mark_sent(session, row, current, outcome)
+                report.sent.append(row.id)
+                continue
+            log.warning("outbox %s (%s to %s) not sent: %s", row.id, row.method, row.channel, outcome.reason)
+            current.last_error = outcome.reason[:2000]
+            if outcome.permanent:
+                current.status = "failed"
+                report.failed.append(row.id)
+            else:
+                current.next_attempt_at = now + dt.timedelta(seconds=_retry_after(outcome.error, current.attempts))
+                report.retrying.append(row.id)
     return report
 
 
-def _record_success(factory, row: OutboxMessage, claimed_version: int, channel: str, ts: str) -> None:
-    with factory() as session, session.begin():
-        fresh = session.get(OutboxMessage, row.id)
-        fresh.status = "sent"
-        fresh.sent_at = utcnow()
-        fresh.sent_version = claimed_version
-        fresh.claimed_until = None
-        fresh.attempts = fresh.attempts + 1
-        fresh.last_error = None
-        if row.method == "chat.postMessage":
-            fresh.result_channel = channel
-            fresh.result_ts = ts
-        if fresh.version != claimed_version:
-            # The card changed while it was on its way: send the current version as an edit.
-            target = fresh if row.method == "chat.postMessage" else session.get(OutboxMessage, row.update_of_id)
-            session.add(_edit_of(target, fresh.payload))
-
-
-def _record_failure(factory, row, reason, permanent, now, error, report: DeliveryReport) -> None:
-    log.warning("outbox %s (%s to %s) not sent: %s", row.id, row.method, row.channel, reason)
-    with factory() as session, session.begin():
-        fresh = session.get(OutboxMessage, row.id)
-        fresh.attempts = fresh.attempts + 1
-        fresh.last_error = reason[:2000]
-        fresh.claimed_until = None
-        if permanent:
-            fresh.status = "failed"
-            report.failed.append(row.id)
-        else:
-            fresh.next_attempt_at = now + dt.timedelta(seconds=_retry_after(error, fresh.attempts))
-            report.retrying.append(row.id)
+def _mark_sent(session: Session, row: OutboxMessage, current: OutboxMessage, outcome: _Outcome) -> None:
+    current.status = "sent"
+    current.sent_at = utcnow()
+    current.sent_version = row.version
+    current.last_error = None
+    if row.method == "chat.postMessage":
+        current.result_channel = outcome.channel
+        current.result_ts = outcome.ts
+    if current.version != row.version:
+        # The card changed while it was on its way: send the current version as an edit.
+        target = current if row.method == "chat.postMessage" else session.get(OutboxMessage, row.update_of_id)
+        session.add(_edit_of(target, current.payload))
 
 
 def waiting(session: Session, *, include_failed: bool = True) -> list[OutboxMessage]:

@@ -129,7 +129,7 @@ def app(settings, engine, playbook):
     app = create_app(settings, services=services)
     yield app
     # Listeners finish after the HTTP answer; let them end before the next test resets the store.
-    app._listener_runner.listener_executor.shutdown(wait=True)
+    app.services.drain()
 
 
 @pytest.fixture

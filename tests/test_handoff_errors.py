@@ -329,7 +329,7 @@ def test_a_card_still_waiting_goes_out_current_not_stale(simulator, slack, sessi
     # the owner accepts from /handoff list while Slack is still failing the card's first post
     simulator.click("lead_accept", "1", user_id=OMAR, channel_id="C0SALES01")
     eventually(lambda: _lead(sessions).stage == "accepted")
-    app._listener_runner.listener_executor.shutdown(wait=True)  # every delivery attempt has ended
+    app.services.drain()  # every delivery attempt has ended
     assert slack.calls_for("chat.postMessage") == []
     slack.reset()  # Slack recovers
 

@@ -1,5 +1,5 @@
-"""Accept, Decline and Log first outreach on a lead card. Refusals reach the presser as an
-ephemeral message through bot.errors.answered."""
+"""Accept, Decline and Log first outreach on a lead card. Each acks at once; the decision is taken
+right after the answer (Services.after), and a refusal reaches the presser as an ephemeral reply."""
 
 from __future__ import annotations
 
@@ -7,32 +7,36 @@ from messages import handoff as views
 from store import handoffs
 
 
-def _lead_id(action: dict) -> int:
-    return int(action["value"])
+def _decide(operation):
+    def listener(ack, body, action, respond, context) -> None:
+        ack()
+        services = context["services"]
+
+        def work() -> None:
+            with services.transaction() as session:
+                ids = operation(session, lead_id=int(action["value"]), user_id=body["user"]["id"],
+                                playbook=services.playbook)
+            services.deliver(ids)
+
+        services.after(work, body=body, respond=respond)
+
+    listener.__name__ = listener.__qualname__ = operation.__name__
+    return listener
 
 
-def accept(ack, body, action, context) -> None:
+accept = _decide(handoffs.accept_lead)
+log_outreach = _decide(handoffs.log_first_outreach)
+
+
+def decline(ack, body, action, client, respond, context) -> None:
     ack()
     services = context["services"]
-    with services.transaction() as session:
-        ids = handoffs.accept_lead(session, lead_id=_lead_id(action), user_id=body["user"]["id"], playbook=services.playbook)
-    services.deliver(ids)
 
+    def work() -> None:
+        with services.sessions() as session:
+            lead = handoffs.check_can_decide(session, lead_id=int(action["value"]), user_id=body["user"]["id"],
+                                             playbook=services.playbook)
+            view = handoffs.lead_view(session, lead, services.playbook)
+        client.views_open(trigger_id=body["trigger_id"], view=views.decline_modal(view))
 
-def decline(ack, body, action, client, context) -> None:
-    ack()
-    services = context["services"]
-    with services.sessions() as session:
-        lead = handoffs.check_can_decide(session, lead_id=_lead_id(action), user_id=body["user"]["id"],
-                                         playbook=services.playbook)
-        view = handoffs.lead_view(session, lead, services.playbook)
-    client.views_open(trigger_id=body["trigger_id"], view=views.decline_modal(view))
-
-
-def log_outreach(ack, body, action, context) -> None:
-    ack()
-    services = context["services"]
-    with services.transaction() as session:
-        ids = handoffs.log_first_outreach(session, lead_id=_lead_id(action), user_id=body["user"]["id"],
-                                          playbook=services.playbook)
-    services.deliver(ids)
+    services.after(work, body=body, respond=respond)

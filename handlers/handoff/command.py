@@ -8,25 +8,30 @@ from messages.text import unescape
 from store import handoffs
 
 
-def handle(ack, command, client, respond, context) -> None:
+def handle(ack, body, command, client, respond, context) -> None:
     ack()
     services = context["services"]
     text = unescape(command.get("text")).strip()
     word = text.split(maxsplit=1)[0].lower() if text else ""
-    if word == "help":
-        respond(**help_text(services.playbook))
-    elif word == "list":
-        user_id = command["user_id"]
-        with services.sessions() as session:
-            leads, total = handoffs.open_leads_for(session, user_id)
-            listed = [handoffs.lead_view(session, lead, services.playbook) for lead in leads]
-        respond(**views.leads_list(listed, total=total, user_id=user_id))
-    else:
-        client.views_open(
-            trigger_id=command["trigger_id"],
-            view=views.handoff_modal(company=text[:200], product_lines=services.playbook.product_lines,
-                                     channel_id=command.get("channel_id")),
-        )
+
+    def work() -> None:
+        if word == "help":
+            respond(**help_text(services.playbook))
+        elif word == "list":
+            respond(**list_for(services, command["user_id"]))
+        else:
+            client.views_open(trigger_id=command["trigger_id"],
+                              view=views.handoff_modal(company=text[:200], product_lines=services.playbook.product_lines,
+                                                       channel_id=command.get("channel_id")))
+
+    services.after(work, body=body, respond=respond)
+
+
+def list_for(services, user_id: str) -> dict:
+    with services.sessions() as session:
+        leads, total = handoffs.open_leads_for(session, user_id)
+        listed = handoffs.lead_views(session, leads, services.playbook)
+    return views.leads_list(listed, total=total, user_id=user_id)
 
 
 def help_text(playbook) -> dict:

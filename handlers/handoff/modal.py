@@ -30,7 +30,7 @@ def submit(ack, body, view, context) -> None:
         ack(response_action="errors", errors=failure.errors)
         return
     ack()
-    services.deliver(result.outbox_ids)
+    services.after(lambda: services.deliver(result.outbox_ids))
 
 
 def submit_decline(ack, body, view, context) -> None:
@@ -48,7 +48,7 @@ def submit_decline(ack, body, view, context) -> None:
         ack(response_action="errors", errors={Ids.REASON: _plain(str(refusal))})
         return
     ack()
-    services.deliver(ids)
+    services.after(lambda: services.deliver(ids))
 
 
 def _plain(text: str) -> str:

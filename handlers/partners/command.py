@@ -28,7 +28,7 @@ def _help(rest, command, client, respond, services) -> None:
 SUBCOMMANDS = {"add": _add, "list": _list, "help": _help, "": _help}
 
 
-def handle(ack, command, client, respond, context) -> None:
+def handle(ack, body, command, client, respond, context) -> None:
     ack()
     text = unescape(command.get("text")).strip()
     word, _, rest = text.partition(" ")
@@ -38,6 +38,7 @@ def handle(ack, command, client, respond, context) -> None:
                                tiers=context["services"].playbook.tiers)
         message["text"] = f"I don't know `/partner {escape(word)}`.\n\n" + message["text"]
         message["blocks"][0]["text"]["text"] = message["text"]
-        respond(**message)
+        context["services"].after(lambda: respond(**message), body=body, respond=respond)
         return
-    route(rest.strip(), command, client, respond, context["services"])
+    services = context["services"]
+    services.after(lambda: route(rest.strip(), command, client, respond, services), body=body, respond=respond)

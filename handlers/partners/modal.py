@@ -18,4 +18,4 @@ def submit(ack, body, view, context) -> None:
         ack(response_action="errors", errors=failure.errors)
         return
     ack()
-    services.deliver(ids)
+    services.after(lambda: services.deliver(ids))
