@@ -28,6 +28,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from messages import blocks as b
 from messages.fields import input_block
 from messages.ids import Deal as DealIds
 from messages.ids import Escalation as EscalationIds
@@ -183,7 +184,7 @@ def decline_modal(view: LeadView) -> dict:
 
 # --- cards and notices --------------------------------------------------------------------------
 
-def _facts(view: LeadView, *, show_contact: bool) -> list[SectionBlock]:
+def _facts(view: LeadView, *, show_contact: bool) -> list[dict]:
     company = escape(view.company) + (f" ({escape(view.domain)})" if view.domain else "")
     if show_contact and (view.contact_name or view.contact_email):
         contact = " · ".join(escape(x) for x in (view.contact_name, view.contact_email) if x)
@@ -200,11 +201,11 @@ def _facts(view: LeadView, *, show_contact: bool) -> list[SectionBlock]:
         f"*Product line*\n{escape(view.product_line) if view.product_line else '_not given_'}",
     ]
     # Slack allows 2,000 characters per field; escaping can lengthen user text.
-    blocks = [SectionBlock(fields=[MarkdownTextObject(text=truncate(f, 1990)) for f in fields])]
+    blocks = [b.fields([truncate(f, 1990) for f in fields])]
     for label, text in (("Pressing problem", view.problem), ("Partner value proposition", view.value_proposition),
                         ("Next steps", view.next_steps)):
         if text:
-            blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*{label}*\n{truncate(escape(text), 2900)}")))
+            blocks.append(b.section(f"*{label}*\n{truncate(escape(text), 2900)}"))
     return blocks
 
 
@@ -251,23 +252,22 @@ def lead_card(view: LeadView, *, audience: str = "owner") -> dict[str, Any]:
     title = f"{view.ref} · {view.company}"
     intro = (f"{user(view.sender_id)} {verb} you a lead" if audience == "owner"
              else f"{user(view.sender_id)} handed off a lead to {user(view.primary_owner_id)}")
-    blocks: list = [HeaderBlock(text=truncate(title, 150)),
-                    SectionBlock(text=MarkdownTextObject(text=f"{intro} · *{stage_label(view)}*"))]
+    blocks: list = [b.header(truncate(title, 150)),
+                    b.section(f"{intro} · *{stage_label(view)}*")]
     blocks += _facts(view, show_contact=audience == "owner" or view.consent)
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_clocks(view))]))
+    blocks.append(b.context(_clocks(view)))
     if view.conflicts:
         listed = _conflict_list(view.conflicts)
-        blocks.append(SectionBlock(text=MarkdownTextObject(
-            text=truncate(f":warning: *Possible conflict* with {listed}. The partner managers have been told.", 2900))))
+        blocks.append(b.section(truncate(f":warning: *Possible conflict* with {listed}. The partner managers have been told.", 2900)))
     line = status_line(view)
     if line:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=line)))
+        blocks.append(b.section(line))
     if audience == "owner":
         buttons = _buttons(view)
         if buttons:
-            blocks.append(ActionsBlock(block_id=Ids.ACTIONS_BLOCK, elements=buttons))
+            blocks.append(b.actions(buttons, block_id=Ids.ACTIONS_BLOCK))
     text = f"{view.ref} · {view.company} — {stage_label(view)}"
-    return {"text": truncate(escape(text), 3000), "blocks": [b.to_dict() for b in blocks]}
+    return {"text": truncate(escape(text), 3000), "blocks": blocks}
 
 
 def _conflict_list(conflicts) -> str:
@@ -277,17 +277,17 @@ def _conflict_list(conflicts) -> str:
 OPEN_DEAL_STAGES_EXCLUDED = ("handed_off", "declined", "closed_won", "closed_lost")
 
 
-def _buttons(view: LeadView) -> list[ButtonElement]:
+def _buttons(view: LeadView) -> list[dict]:
     value = str(view.id)
     if view.stage == "handed_off":
-        return [ButtonElement(text="Accept", action_id=Ids.ACCEPT, value=value, style="primary"),
-                ButtonElement(text="Decline", action_id=Ids.DECLINE, value=value, style="danger")]
+        return [b.button("Accept", Ids.ACCEPT, value, style="primary"),
+                b.button("Decline", Ids.DECLINE, value, style="danger")]
     buttons = []
     if view.stage == "accepted" and not view.first_outreach_at:
-        buttons.append(ButtonElement(text="Log first outreach", action_id=Ids.LOG_OUTREACH, value=value, style="primary"))
+        buttons.append(b.button("Log first outreach", Ids.LOG_OUTREACH, value, style="primary"))
     if view.stage not in OPEN_DEAL_STAGES_EXCLUDED:
-        buttons.append(ButtonElement(text="Update stage", action_id=DealIds.UPDATE_STAGE, value=value))
-        buttons.append(ButtonElement(text="Escalate", action_id=EscalationIds.OPEN, value=f"lead:{view.id}"))
+        buttons.append(b.button("Update stage", DealIds.UPDATE_STAGE, value))
+        buttons.append(b.button("Escalate", EscalationIds.OPEN, f"lead:{view.id}"))
     return buttons
 
 
@@ -295,18 +295,16 @@ def sender_confirmation(view: LeadView, *, duplicates: list[LeadView] = ()) -> d
     text = (f":outbox_tray: *{view.ref}* — {escape(view.company)} is with {user(view.primary_owner_id)} "
             f"({escape(view.partner)}). They have until *{when(view.accept_by, view.zone)}* to accept; "
             f"I'll tell you when they answer. See your open leads with `/handoff list`.")
-    blocks = [SectionBlock(text=MarkdownTextObject(text=text))]
+    blocks = [b.section(text)]
     if view.conflicts:
         listed = _conflict_list(view.conflicts)
-        blocks.append(SectionBlock(text=MarkdownTextObject(
-            text=truncate(f":warning: Possible conflict with {listed}: another partner registered this customer. "
-                          "The partner managers have been told.", 2900))))
+        blocks.append(b.section(truncate(f":warning: Possible conflict with {listed}: another partner registered this customer. "
+                          "The partner managers have been told.", 2900)))
     if duplicates:
         listed = ", ".join(f"{d.ref} (from {user(d.sender_id)}, {stage_label(d).lower()})" for d in duplicates[:10])
-        blocks.append(SectionBlock(text=MarkdownTextObject(
-            text=truncate(f":warning: Likely duplicate: {escape(view.partner)} already has {listed} for "
-                          f"{escape(view.domain)}. Check before the partner gets the same customer twice.", 2900))))
-    return {"text": f"{view.ref} handed off to {user(view.primary_owner_id)}", "blocks": [b.to_dict() for b in blocks]}
+        blocks.append(b.section(truncate(f":warning: Likely duplicate: {escape(view.partner)} already has {listed} for "
+                          f"{escape(view.domain)}. Check before the partner gets the same customer twice.", 2900)))
+    return {"text": f"{view.ref} handed off to {user(view.primary_owner_id)}", "blocks": blocks}
 
 
 def conflict_notice(view: LeadView, others: list[LeadView]) -> dict[str, Any]:
@@ -316,40 +314,39 @@ def conflict_notice(view: LeadView, others: list[LeadView]) -> dict[str, Any]:
             f"*{view.ref}* — {escape(view.company)} with {escape(view.partner)} (owner {user(view.primary_owner_id)}), "
             f"and within the protection window this customer was already registered as:\n" + "\n".join(lines)
             + "\nDecide which partner keeps the deal and tell both owners.")
-    escalate = ActionsBlock(elements=[ButtonElement(text="Escalate for a ruling", action_id=EscalationIds.OPEN,
-                                                    value=f"conflict:{view.id}")])
+    escalate = b.actions([b.button("Escalate for a ruling", EscalationIds.OPEN, f"conflict:{view.id}")])
     return {"text": f"Possible conflict: {view.ref} and " + ", ".join(o.ref for o in others),
-            "blocks": [SectionBlock(text=MarkdownTextObject(text=truncate(text, 3000))).to_dict(), escalate.to_dict()]}
+            "blocks": [b.section(truncate(text, 3000)), escalate]}
 
 
 def accepted_notice(view: LeadView) -> dict[str, Any]:
     text = (f":white_check_mark: {user(view.accepted_by)} accepted *{view.ref}* — {escape(view.company)} "
             f"({escape(view.partner)}). First outreach is due by *{when(view.first_outreach_by, view.zone)}*.")
-    return {"text": f"{view.ref} accepted", "blocks": [SectionBlock(text=MarkdownTextObject(text=text)).to_dict()]}
+    return {"text": f"{view.ref} accepted", "blocks": [b.section(text)]}
 
 
 def declined_notice(view: LeadView) -> dict[str, Any]:
     text = (f":x: {user(view.declined_by)} declined *{view.ref}* — {escape(view.company)} ({escape(view.partner)}): "
             f"“{truncate(escape(view.decline_reason), 1000)}”\nHand it to someone else with `/handoff {escape(view.company)}`.")
-    return {"text": f"{view.ref} declined", "blocks": [SectionBlock(text=MarkdownTextObject(text=text)).to_dict()]}
+    return {"text": f"{view.ref} declined", "blocks": [b.section(text)]}
 
 
 def leads_list(views: list[LeadView], *, total: int, user_id: str) -> dict[str, Any]:
     if not views:
         return {"text": "You have no open leads. Hand one off with `/handoff`.", "response_type": "ephemeral"}
-    blocks: list = [HeaderBlock(text=f"Your open leads ({total})")]
+    blocks: list = [b.header(f"Your open leads ({total})")]
     for v in views[:30]:
         role = ("owner" if v.primary_owner_id == user_id else "backup" if v.backup_owner_id == user_id else "sent by you")
         line = (f"*{v.ref}* — {escape(v.company)} · {escape(v.partner)} · {stage_label(v)} · _{role}_\n"
                 + _clocks(v).replace("\n", " · "))
-        section = SectionBlock(text=MarkdownTextObject(text=truncate(line, 3000)))
+        section = b.section(truncate(line, 3000))
         if v.stage == "handed_off" and user_id in (v.primary_owner_id, v.backup_owner_id):
-            section = SectionBlock(text=MarkdownTextObject(text=truncate(line, 3000)),
-                                   accessory=ButtonElement(text="Accept", action_id=Ids.ACCEPT, value=str(v.id), style="primary"))
+            section = b.section(truncate(line, 3000),
+                                   accessory=b.button("Accept", Ids.ACCEPT, str(v.id), style="primary"))
         blocks.append(section)
     if total > len(views[:30]):
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Showing the {len(views[:30])} most urgent of {total}.")]))
-    return {"text": f"Your open leads ({total})", "response_type": "ephemeral", "blocks": [b.to_dict() for b in blocks]}
+        blocks.append(b.context(f"Showing the {len(views[:30])} most urgent of {total}."))
+    return {"text": f"Your open leads ({total})", "response_type": "ephemeral", "blocks": blocks}
 
 
 def partner_options(partners: list[tuple[int, str, str]]) -> dict[str, Any]:

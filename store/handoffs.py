@@ -280,13 +280,16 @@ def _tell_about_conflicts(session: Session, view: views.LeadView, others: list[v
     ]
 
 
+_OTHER_LEAD, _OTHER_PARTNER = aliased(Lead), aliased(Partner)  # built once, so the statement is cached
+
+
 def lead_views(session: Session, leads: list[Lead], playbook: Playbook) -> list[views.LeadView]:
     """Views of several leads in two queries (partners, conflicts), however many conflicts they have."""
     if not leads:
         return []
     partner_ids = {lead.partner_id for lead in leads}
     partners = {p.id: p for p in session.scalars(select(Partner).where(Partner.id.in_(partner_ids)))}
-    other, other_partner = aliased(Lead), aliased(Partner)
+    other, other_partner = _OTHER_LEAD, _OTHER_PARTNER
     rows = session.execute(
         select(LeadConflict.lead_id, other.id, other_partner.name, other.primary_owner_id)
         .join(other, other.id == LeadConflict.other_lead_id)

@@ -141,6 +141,13 @@ class DeliveryReport:
     sent: list[int] = field(default_factory=list)
     retrying: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    follow_ups: list[int] = field(default_factory=list)  # edits queued because a card changed in flight
+
+    def add(self, other: "DeliveryReport") -> "DeliveryReport":
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+        return self
 
 
 def _claim(factory: sessionmaker[Session], ids: list[int] | None, now: dt.datetime, limit: int):
@@ -218,8 +225,23 @@ def deliver(
     now: dt.datetime | None = None,
     limit: int = 200,
 ) -> DeliveryReport:
-    """Send pending rows (the given ids, or everything due) and record every outcome at once."""
+    """Send pending rows (the given ids, or everything due) and record every outcome at once.
+
+    A card that changed while its post was in flight gets a follow-up edit, sent in the same call.
+    """
     now = now or utcnow()
+    report = _deliver_once(factory, client, ids, now, limit)
+    follow_ups = report.follow_ups
+    for _ in range(3):
+        if not follow_ups:
+            break
+        more = _deliver_once(factory, client, follow_ups, now, limit)
+        report.add(more)
+        follow_ups = more.follow_ups
+    return report
+
+
+def _deliver_once(factory, client, ids, now, limit) -> DeliveryReport:
     outcomes: list[_Outcome] = []
     for row, original in _claim(factory, ids, now, limit):
         try:
@@ -249,8 +271,11 @@ def _record(factory: sessionmaker[Session], outcomes: list[_Outcome], now: dt.da
             current.attempts = current.attempts + 1
             current.claimed_until = None
             if outcome.reason is None:
-                _mark_sent(session, row, current, outcome)
+                edit = _mark_sent(session, row, current, outcome)
                 report.sent.append(row.id)
+                if edit is not None:
+                    session.flush()
+                    report.follow_ups.append(edit.id)
                 continue
             log.warning("outbox %s (%s to %s) not sent: %s", row.id, row.method, row.channel, outcome.reason)
             current.last_error = outcome.reason[:2000]
@@ -263,7 +288,7 @@ def _record(factory: sessionmaker[Session], outcomes: list[_Outcome], now: dt.da
     return report
 
 
-def _mark_sent(session: Session, row: OutboxMessage, current: OutboxMessage, outcome: _Outcome) -> None:
+def _mark_sent(session: Session, row: OutboxMessage, current: OutboxMessage, outcome: _Outcome) -> OutboxMessage | None:
     current.status = "sent"
     current.sent_at = utcnow()
     current.sent_version = row.version
@@ -274,7 +299,10 @@ def _mark_sent(session: Session, row: OutboxMessage, current: OutboxMessage, out
     if current.version != row.version:
         # The card changed while it was on its way: send the current version as an edit.
         target = current if row.method == "chat.postMessage" else session.get(OutboxMessage, row.update_of_id)
-        session.add(_edit_of(target, current.payload))
+        edit = _edit_of(target, current.payload)
+        session.add(edit)
+        return edit
+    return None
 
 
 def waiting(session: Session, *, include_failed: bool = True) -> list[OutboxMessage]:
