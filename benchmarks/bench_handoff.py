@@ -751,11 +751,15 @@ def verify(url: str, first_new_outbox: int, plans: list[Submission], targets: li
     problems: list[str] = []
     try:
         deadline = time.monotonic() + timeout
-        while True:  # listeners deliver after the ack: let them finish
+        quiet = 0
+        while True:  # clicks are decided and messages delivered after the answer: let that work finish
             with engine.connect() as conn:
                 pending = conn.scalar(select(func.count()).select_from(OutboxMessage).where(
                     OutboxMessage.id >= first_new_outbox, OutboxMessage.status == "pending"))
-            if not pending or time.monotonic() > deadline:
+                decided = conn.scalar(select(func.count()).select_from(Lead).where(
+                    Lead.id.in_(targets), Lead.stage != "handed_off"))
+            quiet = quiet + 1 if not pending and decided == len(targets) else 0
+            if quiet >= 2 or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
         with engine.connect() as conn:
