@@ -261,8 +261,7 @@ def create_handoff(
     if result.conflicts:
         other_views = lead_views(session, result.conflicts, playbook)
         rows += _tell_about_conflicts(session, view, other_views)
-        for other, other_view in zip(result.conflicts, other_views):
-            rows += refresh_cards(session, other, playbook, view=other_view)
+        rows += refresh_cards_of_views(session, other_views)
     session.flush()
     result.outbox_ids = [r.id for r in rows]
     return result
@@ -336,13 +335,15 @@ def _stage_lead(stage, lead: Lead, partner: Partner, playbook: Playbook) -> str 
 
 def refresh_cards(session: Session, lead: Lead, playbook: Playbook, *, view: views.LeadView | None = None) -> list:
     """Re-render every copy of a lead's card (owner DM, channel notice) after a change."""
-    view = view or lead_view(session, lead, playbook)
-    return outbox.refresh(
-        session,
-        subject=("lead", lead.id),
-        kinds=("lead_card", "lead_notice"),
-        render=lambda row: views.lead_card(view, audience="channel" if row.kind == "lead_notice" else "owner"),
-    )
+    return refresh_cards_of_views(session, [view or lead_view(session, lead, playbook)])
+
+
+def refresh_cards_of_views(session: Session, lead_views_: list[views.LeadView]) -> list:
+    def render_for(view: views.LeadView):
+        return lambda row: views.lead_card(view, audience="channel" if row.kind == "lead_notice" else "owner")
+
+    return outbox.refresh_many(session, [(("lead", v.id), render_for(v)) for v in lead_views_],
+                               kinds=("lead_card", "lead_notice"))
 
 
 def get_lead(session: Session, lead_id: int) -> Lead:

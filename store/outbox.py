@@ -81,43 +81,61 @@ def refresh(
     kinds: Iterable[str],
     render: Callable[[OutboxMessage], dict[str, Any]],
 ) -> list[OutboxMessage]:
-    """Bring every posted copy of a subject's cards up to date.
+    """Bring every posted copy of a subject's cards up to date (see refresh_many)."""
+    return refresh_many(session, [(subject, render)], kinds=kinds)
+
+
+def refresh_many(
+    session: Session,
+    items: list[tuple[tuple[str, int], Callable[[OutboxMessage], dict[str, Any]]]],
+    *,
+    kinds: Iterable[str],
+) -> list[OutboxMessage]:
+    """Bring every posted copy of several subjects' cards up to date, in two queries.
 
     A copy still waiting to be sent is re-rendered in place (it will go out current); a copy
-    already in Slack gets a chat.update, coalesced with any update that has not gone out yet.
+    already in Slack gets a chat.update, coalesced with any edit of it that has not gone out yet.
     """
+    if not items:
+        return []
     session.flush()
-    originals = session.scalars(
+    renders = {subject: render for subject, render in items}
+    subject_types = {subject_type for subject_type, _ in renders}
+    subject_ids = {subject_id for _, subject_id in renders}
+    candidates = session.scalars(
         select(OutboxMessage)
         .where(
-            OutboxMessage.subject_type == subject[0],
-            OutboxMessage.subject_id == subject[1],
+            OutboxMessage.subject_type.in_(subject_types),
+            OutboxMessage.subject_id.in_(subject_ids),
             OutboxMessage.kind.in_(list(kinds)),
             OutboxMessage.method == "chat.postMessage",
         )
         .order_by(OutboxMessage.id)
     ).all()
+    originals = [o for o in candidates if (o.subject_type, o.subject_id) in renders]
+    sent_ids = [o.id for o in originals if o.status == "sent"]
+    waiting = {
+        w.update_of_id: w
+        for w in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.update_of_id.in_(sent_ids), OutboxMessage.status == "pending")
+        )
+    } if sent_ids else {}
     touched: list[OutboxMessage] = []
     for original in originals:
-        message = render(original)
+        message = renders[(original.subject_type, original.subject_id)](original)
         if original.status != "sent":
             original.payload = message
             original.version = original.version + 1
             touched.append(original)
-            continue
-        waiting = session.scalars(
-            select(OutboxMessage).where(
-                OutboxMessage.update_of_id == original.id, OutboxMessage.status == "pending"
-            )
-        ).first()
-        if waiting is not None:
-            waiting.payload = message
-            waiting.version = waiting.version + 1
-            touched.append(waiting)
-            continue
-        row = _edit_of(original, message)
-        session.add(row)
-        touched.append(row)
+        elif original.id in waiting:
+            edit = waiting[original.id]
+            edit.payload = message
+            edit.version = edit.version + 1
+            touched.append(edit)
+        else:
+            edit = _edit_of(original, message)
+            session.add(edit)
+            touched.append(edit)
     return touched
 
 
