@@ -6,7 +6,9 @@ import yaml
 
 COMMANDS = [
     ("/handoff", "Hand a lead to a partner or take one from them", "[company] | list | help"),
-    ("/partner", "Add and list the partners you co-sell with", "add [name] | list [filter] | help"),
+    ("/partner", "Add and list the partners you co-sell with", "add [name] | list [filter] | issue NAME | issues NAME | history REF | help"),
+    ("/action", "Create and track the actions that improve a partnership", "[title] | list [@person | partner NAME] | help"),
+    ("/escalate", "Ask a manager to decide: discount, exception, conflict, SLA breach", "[what it is about | L-1001 | A-1001] | help"),
 ]
 BOT_SCOPES = ["commands", "chat:write", "chat:write.public", "im:write", "users:read", "usergroups:read", "files:write"]
 

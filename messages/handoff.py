@@ -343,6 +343,8 @@ def leads_list(views: list[LeadView], *, total: int, user_id: str) -> dict[str, 
         if v.stage == "handed_off" and user_id in (v.primary_owner_id, v.backup_owner_id):
             section = b.section(truncate(line, 3000),
                                    accessory=b.button("Accept", Ids.ACCEPT, str(v.id), style="primary"))
+        elif v.stage not in OPEN_DEAL_STAGES_EXCLUDED and user_id in (v.primary_owner_id, v.backup_owner_id):
+            section = b.section(truncate(line, 3000), accessory=b.button("Update stage", DealIds.UPDATE_STAGE, str(v.id)))
         blocks.append(section)
     if total > len(views[:30]):
         blocks.append(b.context(f"Showing the {len(views[:30])} most urgent of {total}."))

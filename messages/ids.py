@@ -64,6 +64,8 @@ class Deal(StrEnum):
     WHAT_WORKED = "what_worked"
     WHAT_DID_NOT = "what_did_not"
     INPUT = "value"
+    STAGE_PICK = "deal_stage_pick"            # the stage select in the modal (dispatch_action: shows that stage's fields)
+    QUESTION = "question"                     # block ids of qualification questions: "question_<key>"
 
 
 class Action(StrEnum):
@@ -86,6 +88,7 @@ class Action(StrEnum):
     UNTIL = "until"
     INPUT = "value"
     LINK_SEARCH = "action_link_search"        # external select over partners, leads and issues
+    ACTIONS_BLOCK = "action_actions"          # the card's buttons
 
 
 class Issue(StrEnum):
@@ -102,8 +105,9 @@ class Escalation(StrEnum):
     COMMAND = "/escalate"
     OPEN = "escalate_open"                    # button on lead cards, action cards, conflict notices; value = "lead:<id>" | "action:<id>" | ""
     MODAL = "escalation_submit"
-    APPROVE = "escalation_approve"            # value = escalation id
+    APPROVE = "escalation_approve"            # value = "<escalation id>:<level>"
     REJECT = "escalation_reject"
+    RESPOND = "escalation_respond"            # static select of predefined responses; value = "<id>:<level>:<index>"
     DECIDE_MODAL = "escalation_decide_submit"
     WITHDRAW = "escalation_withdraw"
     ABOUT = "about"

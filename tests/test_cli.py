@@ -302,7 +302,7 @@ def test_manifest_for_a_url(run):
     manifest = yaml.safe_load(out)
     events = f"{url}/slack/events"
     commands = {c["command"]: c for c in manifest["features"]["slash_commands"]}
-    assert set(commands) == {"/handoff", "/partner"}
+    assert set(commands) == {"/handoff", "/partner", "/action", "/escalate"}
     assert all(c["url"] == events for c in commands.values())
     interactivity = manifest["settings"]["interactivity"]
     assert interactivity["is_enabled"] is True

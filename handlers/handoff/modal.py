@@ -8,7 +8,7 @@ from messages import handoff as views
 from messages.fields import read_state
 from messages.ids import Handoff as Ids
 from store import handoffs, partners
-from store.errors import AlreadyDone, NotAllowed, ValidationFailed
+from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
 
 
 def partner_options(ack, payload, context) -> None:
@@ -44,7 +44,7 @@ def submit_decline(ack, body, view, context) -> None:
     except ValidationFailed as failure:
         ack(response_action="errors", errors=failure.errors)
         return
-    except (NotAllowed, AlreadyDone) as refusal:
+    except (NotAllowed, AlreadyDone, NotFound) as refusal:
         ack(response_action="errors", errors={Ids.REASON: _plain(str(refusal))})
         return
     ack()

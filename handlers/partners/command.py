@@ -5,6 +5,8 @@ from __future__ import annotations
 from messages import partners as views
 from messages.prose import help_message
 from messages.text import escape, unescape
+from handlers.partners import history as audit_history
+from handlers.partners import issues as issue_modal
 from store import partners
 
 
@@ -25,7 +27,8 @@ def _help(rest, command, client, respond, services) -> None:
     respond(**help_message("partner", types=services.playbook.partner_types, tiers=services.playbook.tiers))
 
 
-SUBCOMMANDS = {"add": _add, "list": _list, "help": _help, "": _help}
+SUBCOMMANDS = {"add": _add, "list": _list, "help": _help, "": _help,
+               "issue": issue_modal.issue, "issues": issue_modal.issues_list, "history": audit_history.history}
 
 
 def handle(ack, body, command, client, respond, context) -> None:

@@ -1,0 +1,73 @@
+"""Escalate (opens the request modal), Approve / Reject / a predefined response (open the decide modal after
+the permission check), and Withdraw. Each acks at once; the rest runs after the answer (Services.after)."""
+
+from __future__ import annotations
+
+from messages import escalations as views
+from store import escalations
+
+
+def open_modal(services, client, trigger_id: str, link: escalations.Link, *, text: str = "") -> None:
+    with services.sessions() as session:
+        start = escalations.prefill(session, link, services.playbook, text=text)
+    kinds = [(k.key, k.name) for k in services.playbook.escalation.requests]
+    client.views_open(trigger_id=trigger_id, view=views.request_modal(
+        kinds=kinds, about=start.about, kind=start.kind, lead_id=start.lead_id, action_id=start.action_id))
+
+
+def open_request(ack, body, action, client, respond, context) -> None:
+    ack()
+    services = context["services"]
+    link = escalations.parse_link(action.get("value"))
+    services.after(lambda: open_modal(services, client, body["trigger_id"], link), body=body, respond=respond)
+
+
+def _numbers(value: str | None) -> list[int]:
+    parts = (value or "").split(":")
+    return [int(p) for p in parts] if all(p.isdigit() for p in parts) else []
+
+
+def _open_decision(decision: str, value: str | None, body, client, respond, services) -> None:
+    numbers = _numbers(value)
+    escalation_id, level = (numbers + [0, 0])[:2]
+    response = numbers[2] if len(numbers) > 2 else None
+
+    def work() -> None:
+        with services.sessions() as session:
+            escalation = escalations.check_can_decide(session, escalation_id=escalation_id, level=level,
+                                                      user_id=body["user"]["id"], playbook=services.playbook)
+            view = escalations.escalation_view(session, escalation, services.playbook)
+        client.views_open(trigger_id=body["trigger_id"],
+                          view=views.decide_modal(view, decision=decision, level=level, response=response))
+
+    services.after(work, body=body, respond=respond)
+
+
+def approve(ack, body, action, client, respond, context) -> None:
+    ack()
+    _open_decision("approve", action.get("value"), body, client, respond, context["services"])
+
+
+def reject(ack, body, action, client, respond, context) -> None:
+    ack()
+    _open_decision("reject", action.get("value"), body, client, respond, context["services"])
+
+
+def respond_with(ack, body, action, client, respond, context) -> None:
+    """The card's "Approve with a response…" select: the decide modal with that response chosen."""
+    ack()
+    chosen = (action.get("selected_option") or {}).get("value")
+    _open_decision("approve", chosen, body, client, respond, context["services"])
+
+
+def withdraw(ack, body, action, respond, context) -> None:
+    ack()
+    services = context["services"]
+
+    def work() -> None:
+        with services.transaction() as session:
+            ids = escalations.withdraw(session, escalation_id=int(action["value"]), user_id=body["user"]["id"],
+                                       playbook=services.playbook)
+        services.deliver(ids)
+
+    services.after(work, body=body, respond=respond)

@@ -1,0 +1,65 @@
+"""The request modal's submission (approvers resolved from Slack before saving) and the decide modal's."""
+
+from __future__ import annotations
+
+import json
+
+from messages import escalations as views
+from messages.fields import read_state
+from messages.ids import Escalation as Ids
+from store import escalations
+from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
+
+
+def _metadata(view) -> dict:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _number(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def submit(ack, body, view, client, context) -> None:
+    services = context["services"]
+    meta = _metadata(view)
+    form = read_state(view["state"]["values"])
+    try:
+        draft = escalations.validate_request(form, playbook=services.playbook, lead_id=_number(meta.get("lead_id")),
+                                             action_id=_number(meta.get("action_id")))
+        # Slack first (user groups), outside the transaction: a failure is an inline error and saves nothing.
+        first = services.playbook.escalation.levels[0]
+        approvers = escalations.slack_resolver(client)(first.approvers)
+        with services.transaction() as session:
+            result = escalations.raise_escalation(session, draft=draft, requester_id=body["user"]["id"],
+                                                  playbook=services.playbook, approvers=approvers)
+    except ValidationFailed as failure:
+        ack(response_action="errors", errors=failure.errors)
+        return
+    ack()
+    services.after(lambda: services.deliver(result.outbox_ids))
+
+
+def submit_decision(ack, body, view, context) -> None:
+    services = context["services"]
+    meta = _metadata(view)
+    form = read_state(view["state"]["values"])
+    response = form.get(Ids.RESPONSE)
+    try:
+        with services.transaction() as session:
+            ids = escalations.decide(
+                session, escalation_id=int(meta.get("escalation_id") or 0), level=int(meta.get("level") or 0),
+                user_id=body["user"]["id"], decision=meta.get("decision") if meta.get("decision") == "reject" else "approve",
+                note=form.get(Ids.NOTE), response=int(response) if str(response or "").isdigit() else None,
+                playbook=services.playbook)
+    except ValidationFailed as failure:
+        ack(response_action="errors", errors=failure.errors)
+        return
+    except (NotAllowed, AlreadyDone, NotFound) as refusal:
+        ack(response_action="errors", errors={Ids.NOTE: views.plain(str(refusal))})
+        return
+    ack()
+    services.after(lambda: services.deliver(ids))

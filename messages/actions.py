@@ -1,0 +1,285 @@
+"""Block Kit for action items: the modals, the owner's card, notices and the list. Pure functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk.models.blocks import (
+    DatePickerElement,
+    ExternalDataSelectElement,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    SectionBlock,
+    StaticSelectElement,
+    UserSelectElement,
+)
+from slack_sdk.models.views import View
+
+from messages.fields import input_block, read_state
+from messages.ids import Action as Ids
+from messages.ids import Escalation as EscalationIds
+from messages.text import escape, truncate, user, when
+
+PRIORITIES = {"low": "Low", "medium": "Medium", "high": "High", "urgent": "Urgent"}
+PRIORITY_ICONS = {"low": ":white_circle:", "medium": ":large_blue_circle:", "high": ":large_orange_circle:",
+                  "urgent": ":red_circle:"}
+SNOOZES = {"1d": "1 day", "1w": "1 week", "date": "Pick a date…"}
+LIST_LIMIT = 40  # one section per action, plus a header and a footer: well inside Slack's 50 blocks
+
+
+@dataclass(frozen=True)
+class ActionView:
+    """Everything an action's card or list line shows, read from the store once."""
+
+    id: int
+    ref: str
+    title: str
+    owner_id: str
+    created_by: str
+    due_date: dt.date
+    success_criteria: str | None
+    impact_estimate: str | None
+    priority: str
+    status: str
+    snoozed_until: dt.datetime | None
+    outcome: str | None
+    done_at: dt.datetime | None
+    done_by: str | None
+    link: str | None  # mrkdwn, already escaped: "Lead L-1001 · Acme Corp (Globex)"
+    zone: ZoneInfo
+
+    def snoozed(self, now: dt.datetime) -> bool:
+        return self.status == "open" and self.snoozed_until is not None and self.snoozed_until > now
+
+
+def read_form(values: dict) -> dict[str, object]:
+    """read_state, plus the datepicker's selected_date (read_state knows no datepicker)."""
+    form = read_state(values)
+    for block_id, elements in (values or {}).items():
+        for element in elements.values():
+            if element.get("type") == "datepicker":
+                form[block_id] = element.get("selected_date")
+    return form
+
+
+def plain(text: str) -> str:
+    """Inline modal errors are plain text: mentions become @U…, Slack dates their fallback text."""
+    text = re.sub(r"<!date\^\d+\^[^|>]*\|([^>]*)>", r"\1", text)
+    return re.sub(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>", r"@\1", text)
+
+
+def due_text(day: dt.date) -> str:
+    """A due date is a calendar day in the playbook's zone, not a moment: shown as the day itself."""
+    return day.strftime("%a %d %b %Y")
+
+
+# --- modals -----------------------------------------------------------------------------------
+
+def _priority_select(initial: str = "medium") -> StaticSelectElement:
+    options = [Option(text=label, value=key) for key, label in PRIORITIES.items()]
+    return StaticSelectElement(action_id=Ids.INPUT, options=options,
+                               initial_option=next(o for o in options if o.value == initial))
+
+
+def action_modal(*, caller_id: str, title: str = "", today: dt.date) -> dict:
+    blocks = [
+        input_block(Ids.TITLE, "Title", PlainTextInputElement(action_id=Ids.INPUT, max_length=200,
+                                                              initial_value=title or None,
+                                                              placeholder="e.g. Run a discovery workshop with Globex")),
+        input_block(Ids.OWNER, "Owner", UserSelectElement(action_id=Ids.INPUT, initial_user=caller_id),
+                    hint="They get the action with Done, Snooze and Reassign."),
+        input_block(Ids.DUE, "Due date", DatePickerElement(action_id=Ids.INPUT, placeholder="Pick a day"),
+                    hint=f"Today or later (today is {due_text(today)} in the playbook's time zone)."),
+        input_block(Ids.SUCCESS, "Success criteria",
+                    PlainTextInputElement(action_id=Ids.INPUT, multiline=True, max_length=2000,
+                                          placeholder="How we will know it worked"), optional=True),
+        input_block(Ids.IMPACT, "Impact estimate",
+                    PlainTextInputElement(action_id=Ids.INPUT, multiline=True, max_length=2000,
+                                          placeholder="e.g. +10% acceptance rate for gold partners"), optional=True),
+        input_block(Ids.PRIORITY, "Priority", _priority_select()),
+        input_block(Ids.LINK, "Linked to",
+                    ExternalDataSelectElement(action_id=Ids.LINK_SEARCH, min_query_length=0,
+                                              placeholder="A partner, a lead or an issue"),
+                    optional=True, hint="Type a partner's name, a company, or a reference like L-1042 or P-1001."),
+    ]
+    return View(type="modal", callback_id=Ids.MODAL, title="New action", submit="Create", close="Cancel",
+                blocks=blocks).to_dict()
+
+
+def _summary(view: ActionView) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=truncate(f"*{view.ref}* — {escape(view.title)}", 2900)))
+
+
+def done_modal(view: ActionView) -> dict:
+    criteria = (f"*Success criteria*\n{truncate(escape(view.success_criteria), 2800)}" if view.success_criteria
+                else "_No success criteria were set._")
+    blocks = [
+        _summary(view),
+        SectionBlock(text=MarkdownTextObject(text=criteria)),
+        input_block(Ids.OUTCOME, "Outcome", PlainTextInputElement(action_id=Ids.INPUT, multiline=True, max_length=2000,
+                                                                  placeholder="What happened, against the criteria"),
+                    optional=True, hint="Optional. The person who created the action sees it."),
+    ]
+    return View(type="modal", callback_id=Ids.DONE_MODAL, title="Mark as done", submit="Done", close="Cancel",
+                blocks=blocks, private_metadata=json.dumps({"action_id": view.id})).to_dict()
+
+
+def snooze_modal(view: ActionView, *, today: dt.date) -> dict:
+    blocks = [
+        _summary(view),
+        input_block(Ids.UNTIL, "Snooze until", DatePickerElement(action_id=Ids.INPUT,
+                                                                 initial_date=(today + dt.timedelta(days=1)).isoformat()),
+                    hint="The snooze ends when business opens that day, in the playbook's time zone."),
+    ]
+    return View(type="modal", callback_id=Ids.SNOOZE_MODAL, title="Snooze action", submit="Snooze", close="Cancel",
+                blocks=blocks, private_metadata=json.dumps({"action_id": view.id})).to_dict()
+
+
+def reassign_modal(view: ActionView) -> dict:
+    blocks = [
+        _summary(view),
+        SectionBlock(text=MarkdownTextObject(text=f"Owned by {user(view.owner_id)} now.")),
+        input_block(Ids.OWNER, "New owner", UserSelectElement(action_id=Ids.INPUT, placeholder="Who takes it over")),
+    ]
+    return View(type="modal", callback_id=Ids.REASSIGN_MODAL, title="Reassign action", submit="Reassign",
+                close="Cancel", blocks=blocks, private_metadata=json.dumps({"action_id": view.id})).to_dict()
+
+
+def link_options(partners, leads, issues) -> dict[str, Any]:
+    """Option groups for the link type-ahead; each argument is a list of (value, label). Empty groups are left out."""
+    groups = []
+    for label, rows in (("Partners", partners), ("Leads", leads), ("Issues", issues)):
+        options = [{"text": {"type": "plain_text", "text": truncate(text, 75)}, "value": value} for value, text in rows[:20]]
+        if options:
+            groups.append({"label": {"type": "plain_text", "text": label}, "options": options})
+    return {"option_groups": groups} if groups else {"options": []}
+
+
+# --- the card and notices -----------------------------------------------------------------------
+
+def _facts(view: ActionView) -> str:
+    parts = [f"{PRIORITY_ICONS.get(view.priority, '')} {PRIORITIES.get(view.priority, view.priority)} priority",
+             f"due *{due_text(view.due_date)}*", f"owner {user(view.owner_id)}"]
+    text = " · ".join(parts)
+    if view.link:
+        text += f"\n:link: {view.link}"
+    return text
+
+
+def _status_line(view: ActionView, now: dt.datetime) -> str | None:
+    if view.status == "done":
+        line = f":white_check_mark: Done by {user(view.done_by)} {when(view.done_at, view.zone)}"
+        if view.outcome:
+            line += f"\n*Outcome:* {truncate(escape(view.outcome), 2000)}"
+        return line
+    if view.status == "cancelled":
+        return ":heavy_minus_sign: Cancelled"
+    if view.snoozed(now):
+        return f":zzz: Snoozed until {when(view.snoozed_until, view.zone)}"
+    return None
+
+
+def action_card(view: ActionView, *, audience: str, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The card in a person's DM. `audience` is who the copy was sent to: the current owner gets the
+    buttons while the action is open; a former owner's copy says who has it now."""
+    now = now or dt.datetime.now(dt.UTC)
+    intro = (f"{user(view.created_by)} gave you an action" if view.created_by != view.owner_id
+             else "Your action")
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": truncate(f"{view.ref} · {view.title}", 150)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(f"{intro}\n{_facts(view)}", 3000)}},
+    ]
+    for label, text in (("Success criteria", view.success_criteria), ("Impact estimate", view.impact_estimate)):
+        if text:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn",
+                                                       "text": f"*{label}*\n{truncate(escape(text), 2900)}"}})
+    line = _status_line(view, now)
+    if audience != view.owner_id and view.status == "open":
+        line = f":arrows_counterclockwise: Reassigned: {user(view.owner_id)} owns it now."
+    if line:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": truncate(line, 3000)}})
+    if view.status == "open" and audience == view.owner_id:
+        blocks.append({"type": "actions", "block_id": Ids.ACTIONS_BLOCK, "elements": _buttons(view)})
+    text = f"{view.ref} · {view.title} — due {due_text(view.due_date)}"
+    return {"text": truncate(escape(text), 3000), "blocks": blocks}
+
+
+def _buttons(view: ActionView) -> list[dict]:
+    value = str(view.id)
+    snooze = [{"text": {"type": "plain_text", "text": label}, "value": f"{view.id}:{key}"} for key, label in SNOOZES.items()]
+    return [
+        {"type": "button", "text": {"type": "plain_text", "text": "Done"}, "action_id": Ids.DONE, "value": value,
+         "style": "primary"},
+        {"type": "static_select", "action_id": Ids.SNOOZE, "placeholder": {"type": "plain_text", "text": "Snooze"},
+         "options": snooze},
+        {"type": "button", "text": {"type": "plain_text", "text": "Reassign"}, "action_id": Ids.REASSIGN, "value": value},
+        {"type": "button", "text": {"type": "plain_text", "text": "Escalate"}, "action_id": EscalationIds.OPEN,
+         "value": f"action:{view.id}"},
+    ]
+
+
+def _notice(text: str, summary: str) -> dict[str, Any]:
+    return {"text": truncate(summary, 3000),
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, 3000)}}]}
+
+
+def created_notice(view: ActionView) -> dict[str, Any]:
+    return _notice(f":memo: *{view.ref}* — {escape(view.title)} is with {user(view.owner_id)}, due "
+                   f"*{due_text(view.due_date)}*. I'll tell you when it is done. See their actions with "
+                   f"`/action list @name`.", f"{view.ref} given to {user(view.owner_id)}")
+
+
+def done_notice(view: ActionView) -> dict[str, Any]:
+    text = f":white_check_mark: {user(view.done_by)} marked *{view.ref}* — {escape(view.title)} done."
+    if view.success_criteria:
+        text += f"\n*Success criteria:* {truncate(escape(view.success_criteria), 1000)}"
+    text += f"\n*Outcome:* {truncate(escape(view.outcome), 1500)}" if view.outcome else "\n_No outcome was given._"
+    return _notice(text, f"{view.ref} done")
+
+
+def reassigned_notice(view: ActionView, *, by: str, previous_owner: str) -> dict[str, Any]:
+    return _notice(f":arrows_counterclockwise: {user(by)} reassigned *{view.ref}* — {escape(view.title)} from "
+                   f"{user(previous_owner)} to {user(view.owner_id)}.", f"{view.ref} reassigned")
+
+
+def snoozed_answer(view: ActionView) -> str:
+    return f":zzz: *{view.ref}* is snoozed until {when(view.snoozed_until, view.zone)}."
+
+
+# --- the list --------------------------------------------------------------------------------
+
+def actions_list(views: list[ActionView], *, total: int, heading: str, today: dt.date, now: dt.datetime,
+                 mine: bool, empty: str) -> dict[str, Any]:
+    """`heading` and `empty` are mrkdwn the caller has already escaped."""
+    if not views:
+        return {"response_type": "ephemeral", "text": empty}
+    shown = views[:LIST_LIMIT]
+    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": truncate(f"*{heading}*", 3000)}}]
+    for v in shown:
+        flags = []
+        if v.due_date < today:
+            days = (today - v.due_date).days
+            flags.append(f":warning: *overdue* by {days} day{'s' if days != 1 else ''}")
+        elif v.due_date == today:
+            flags.append("*due today*")
+        if v.snoozed(now):
+            flags.append(f":zzz: snoozed until {when(v.snoozed_until, v.zone)}")
+        line = (f"*{v.ref}* — {escape(truncate(v.title, 200))}\n{PRIORITY_ICONS.get(v.priority, '')} "
+                f"{PRIORITIES.get(v.priority, v.priority)} · due {due_text(v.due_date)}"
+                + ("" if mine else f" · {user(v.owner_id)}")
+                + (f" · {' · '.join(flags)}" if flags else "")
+                + (f"\n:link: {v.link}" if v.link else ""))
+        section: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": truncate(line, 3000)}}
+        if mine:
+            section["accessory"] = {"type": "button", "text": {"type": "plain_text", "text": "Done"},
+                                    "action_id": Ids.DONE, "value": str(v.id)}
+        blocks.append(section)
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn",
+                                                    "text": f"Showing {len(shown)} of {total}, overdue first, then by due date."}]})
+    return {"response_type": "ephemeral", "text": truncate(heading, 3000), "blocks": blocks}

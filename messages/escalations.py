@@ -1,0 +1,283 @@
+"""Block Kit for escalations: the request modal, the decide modal, the cards and the notices. Pure functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from messages.fields import input_block
+from messages.ids import Escalation as Ids
+from messages.text import escape, truncate, user, when
+
+SEVERITIES = {"low": "Low", "medium": "Medium", "high": "High", "critical": "Critical"}
+SEVERITY_ICONS = {"low": ":white_circle:", "medium": ":large_yellow_circle:", "high": ":large_orange_circle:",
+                  "critical": ":red_circle:"}
+MAX_OPTIONS = 100  # Slack's limit for a static select
+
+
+@dataclass(frozen=True)
+class LevelMove:
+    """The escalation left `from_level` for the next one at `at`, after `hours` business hours."""
+
+    from_level: int
+    from_name: str
+    to_name: str
+    at: dt.datetime
+    hours: float
+
+
+@dataclass(frozen=True)
+class EscalationView:
+    """Everything a card shows, read from the store once."""
+
+    id: int
+    ref: str
+    kind: str
+    kind_name: str
+    responses: tuple[str, ...]
+    about: str
+    reason: str
+    severity: str
+    impact: str | None
+    requester_id: str
+    link_ref: str | None          # L-1001 or A-1001
+    link_owners: tuple[str, ...]  # the lead's owners or the action's owner
+    level: int
+    level_name: str
+    level_count: int
+    level_hours: float | None
+    approver_ids: tuple[str, ...]
+    level_due_at: dt.datetime
+    status: str
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    decision_note: str | None
+    moves: tuple[LevelMove, ...]
+    level_names: tuple[str, ...]   # the playbook's ladder, for cards of earlier levels
+    zone: ZoneInfo
+
+    def name_of(self, level: int) -> str:
+        move = next((m for m in self.moves if m.from_level == level), None)
+        if move is not None:
+            return move.from_name
+        return self.level_names[level] if 0 <= level < len(self.level_names) else f"level {level + 1}"
+
+
+# --- modals -------------------------------------------------------------------------------------
+
+def _options(pairs) -> list[Option]:
+    return [Option(text=truncate(label, 75), value=value) for value, label in pairs][:MAX_OPTIONS]
+
+
+def request_modal(*, kinds: list[tuple[str, str]], about: str = "", kind: str | None = None,
+                  lead_id: int | None = None, action_id: int | None = None) -> dict:
+    """The /escalate form. `kinds` are (key, name) from the playbook; the link travels in private_metadata."""
+    kind_options = _options(kinds)
+    initial_kind = next((o for o in kind_options if o.value == kind), None)
+    severity_options = _options(SEVERITIES.items())
+    blocks = [
+        input_block(Ids.ABOUT, "What is it about?",
+                    PlainTextInputElement(action_id=Ids.INPUT, max_length=300, initial_value=truncate(about, 300) or None,
+                                          placeholder="e.g. L-1001 · Acme Corp, or the partner and deal")),
+        input_block(Ids.KIND, "Request",
+                    StaticSelectElement(action_id=Ids.INPUT, placeholder="What do you need decided?",
+                                        options=kind_options, initial_option=initial_kind)),
+        input_block(Ids.REASON, "Why?",
+                    PlainTextInputElement(action_id=Ids.INPUT, multiline=True, max_length=2000,
+                                          placeholder="What happened, and what you ask for")),
+        input_block(Ids.SEVERITY, "Severity",
+                    StaticSelectElement(action_id=Ids.INPUT, options=severity_options,
+                                        initial_option=severity_options[1])),
+        input_block(Ids.IMPACT, "Impact",
+                    PlainTextInputElement(action_id=Ids.INPUT, multiline=True, max_length=1000,
+                                          placeholder="e.g. $48,000 deal at risk this quarter"), optional=True),
+    ]
+    metadata = {key: value for key, value in (("lead_id", lead_id), ("action_id", action_id)) if value}
+    return View(type="modal", callback_id=Ids.MODAL, title="Escalate", submit="Escalate", close="Cancel",
+                blocks=blocks, private_metadata=json.dumps(metadata)).to_dict()
+
+
+def decide_modal(view: EscalationView, *, decision: str, level: int, response: int | None = None) -> dict:
+    """Approve (optional note, optional predefined response) or Reject (note required)."""
+    approving = decision == "approve"
+    blocks: list = [SectionBlock(text=MarkdownTextObject(text=truncate(
+        f"*{view.ref}* · {escape(view.kind_name)} from {user(view.requester_id)}: {escape(view.about)}\n"
+        f"_{truncate(escape(view.reason), 1500)}_", 3000)))]
+    if approving and view.responses:
+        options = _options((str(i), text) for i, text in enumerate(view.responses))
+        initial = options[response] if response is not None and 0 <= response < len(options) else None
+        blocks.append(input_block(Ids.RESPONSE, "Response",
+                                  StaticSelectElement(action_id=Ids.INPUT, placeholder="A predefined response",
+                                                      options=options, initial_option=initial),
+                                  optional=True, hint="The requester sees it with your note."))
+    blocks.append(input_block(
+        Ids.NOTE, "Note" if approving else "Why do you reject it?",
+        PlainTextInputElement(action_id=Ids.INPUT, multiline=True, max_length=1000,
+                              placeholder="Conditions, or what to change" if approving else "The requester sees this"),
+        optional=approving))
+    metadata = json.dumps({"escalation_id": view.id, "level": level, "decision": "approve" if approving else "reject"})
+    return View(type="modal", callback_id=Ids.DECIDE_MODAL, title=truncate(f"{'Approve' if approving else 'Reject'} {view.ref}", 24),
+                submit="Approve" if approving else "Reject", close="Cancel", blocks=blocks,
+                private_metadata=metadata).to_dict()
+
+
+# --- cards --------------------------------------------------------------------------------------
+
+def _people(user_ids) -> str:
+    return ", ".join(user(u) for u in user_ids) if user_ids else "an admin of the playbook"
+
+
+def _hours(value: float) -> str:
+    return f"{value:g}"
+
+
+def status_lines(view: EscalationView, *, card_level: int | None = None) -> list[str]:
+    """What happened to the escalation, as seen from a card sent for `card_level` (None: every move)."""
+    lines = []
+    for move in view.moves:
+        if card_level is None or move.from_level >= card_level:
+            lines.append(f":arrow_up: Moved to *{escape(move.to_name)}* {when(move.at, view.zone)}: no decision "
+                         f"within {_hours(move.hours)} business hours at {escape(move.from_name)}.")
+    note = f": “{truncate(escape(view.decision_note), 1000)}”" if view.decision_note else ""
+    if view.status == "approved":
+        lines.append(f":white_check_mark: *Approved* by {user(view.decided_by)} {when(view.decided_at, view.zone)}{note}")
+    elif view.status == "rejected":
+        lines.append(f":x: *Rejected* by {user(view.decided_by)} {when(view.decided_at, view.zone)}{note}")
+    elif view.status == "withdrawn":
+        lines.append(f":leftwards_arrow_with_hook: *Withdrawn* by {user(view.decided_by)} {when(view.decided_at, view.zone)}")
+    elif view.status == "expired":
+        hours = f" within {_hours(view.level_hours)} business hours" if view.level_hours else ""
+        lines.append(f":hourglass: *Expired* {when(view.decided_at, view.zone)}: no decision{hours} at the last "
+                     f"level, {escape(view.level_name)}.")
+    return lines
+
+
+def _facts(view: EscalationView, card_level: int) -> list:
+    fields = [
+        f"*Request*\n{escape(view.kind_name)}",
+        f"*Severity*\n{SEVERITY_ICONS.get(view.severity, '')} {SEVERITIES.get(view.severity, escape(view.severity))}",
+        f"*Level*\n{escape(view.name_of(card_level))} ({card_level + 1} of {view.level_count})",
+        f"*Linked to*\n{view.link_ref or '_nothing_'}",
+    ]
+    blocks: list = [SectionBlock(fields=[MarkdownTextObject(text=truncate(f, 1990)) for f in fields]),
+                    SectionBlock(text=MarkdownTextObject(text=f"*Why*\n{truncate(escape(view.reason), 2900)}"))]
+    if view.impact:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*Impact*\n{truncate(escape(view.impact), 2900)}")))
+    return blocks
+
+
+def _decision_elements(view: EscalationView) -> list:
+    value = f"{view.id}:{view.level}"
+    elements: list = [ButtonElement(text="Approve", action_id=Ids.APPROVE, value=value, style="primary"),
+                      ButtonElement(text="Reject", action_id=Ids.REJECT, value=value, style="danger")]
+    if view.responses:
+        elements.append(StaticSelectElement(
+            action_id=Ids.RESPOND, placeholder="Approve with a response…",
+            options=_options((f"{value}:{i}", text) for i, text in enumerate(view.responses))))
+    return elements
+
+
+def escalation_card(view: EscalationView, *, card_level: int, audience: str = "approver") -> dict[str, Any]:
+    """The card approvers (DM) and the escalation channel get, for one level; buttons while it is theirs."""
+    live = view.status == "pending" and card_level == view.level
+    if not live:
+        intro = f"{user(view.requester_id)} escalated this to {escape(view.name_of(card_level))}"
+    elif audience == "approver":
+        intro = f"{user(view.requester_id)} asks you to decide"
+    else:
+        intro = f"{user(view.requester_id)} asks {_people(view.approver_ids)} to decide"
+    blocks: list = [HeaderBlock(text=truncate(f"{view.ref} · {view.kind_name}", 150)),
+                    SectionBlock(text=MarkdownTextObject(text=truncate(f"{intro}: *{escape(view.about)}*", 3000)))]
+    blocks += _facts(view, card_level)
+    if live:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=truncate(
+            f"Approvers: {_people(view.approver_ids)} or an admin · decide by *{when(view.level_due_at, view.zone)}*, "
+            + ("then it moves up" if view.level + 1 < view.level_count else "then it expires"), 2000))]))
+    lines = status_lines(view, card_level=card_level)
+    if lines:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(lines), 3000))))
+    if live:
+        blocks.append(ActionsBlock(block_id=Ids.ACTIONS_BLOCK, elements=_decision_elements(view)))
+    return {"text": _summary(view), "blocks": [b.to_dict() for b in blocks]}
+
+
+def requester_card(view: EscalationView) -> dict[str, Any]:
+    """The requester's confirmation: where the escalation is, and Withdraw while it is pending."""
+    text = f":outbox_tray: *{view.ref}* — your {escape(view.kind_name).lower()} request about *{escape(view.about)}*"
+    if view.status == "pending":
+        text += (f" is with *{escape(view.level_name)}* ({_people(view.approver_ids)}) until "
+                 f"*{when(view.level_due_at, view.zone)}*; then it moves up. I'll tell you the decision.")
+    blocks: list = [SectionBlock(text=MarkdownTextObject(text=truncate(text, 3000)))]
+    lines = status_lines(view)
+    if lines:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(lines), 3000))))
+    if view.status == "pending":
+        blocks.append(ActionsBlock(block_id=Ids.ACTIONS_BLOCK, elements=[
+            ButtonElement(text="Withdraw", action_id=Ids.WITHDRAW, value=str(view.id))]))
+    return {"text": _summary(view), "blocks": [b.to_dict() for b in blocks]}
+
+
+STATUS_WORDS = {"pending": "waiting for a decision", "approved": "approved", "rejected": "rejected",
+                "expired": "expired", "withdrawn": "withdrawn"}
+
+
+def _summary(view: EscalationView) -> str:
+    return truncate(escape(f"{view.ref} · {view.kind_name}: {view.about}") + f" — {STATUS_WORDS.get(view.status, view.status)}", 3000)
+
+
+def decided_notice(view: EscalationView) -> dict[str, Any]:
+    """To the requester and the owners of the linked lead or action."""
+    icon = ":white_check_mark:" if view.status == "approved" else ":x:"
+    link = f" (on {view.link_ref})" if view.link_ref else ""
+    note = f"\n“{truncate(escape(view.decision_note), 1500)}”" if view.decision_note else ""
+    text = (f"{icon} {user(view.decided_by)} *{view.status}* {view.ref} — {escape(view.kind_name)}: "
+            f"*{escape(view.about)}*{link}, raised by {user(view.requester_id)}.{note}")
+    return {"text": f"{view.ref} {view.status}",
+            "blocks": [SectionBlock(text=MarkdownTextObject(text=truncate(text, 3000))).to_dict()]}
+
+
+def moved_notice(view: EscalationView, move: LevelMove) -> dict[str, Any]:
+    text = (f":arrow_up: *{view.ref}* — {escape(view.about)} got no decision within {_hours(move.hours)} business hours "
+            f"at {escape(move.from_name)}, so it moved to *{escape(move.to_name)}* ({_people(view.approver_ids)}). "
+            f"They have until *{when(view.level_due_at, view.zone)}*.")
+    return {"text": f"{view.ref} moved to {escape(move.to_name)}",
+            "blocks": [SectionBlock(text=MarkdownTextObject(text=truncate(text, 3000))).to_dict()]}
+
+
+def expired_notice(view: EscalationView) -> dict[str, Any]:
+    text = (f":hourglass: *{view.ref}* — {escape(view.about)} expired: nobody decided at any level of the ladder, "
+            f"the last being {escape(view.level_name)}. Raise it again with `/escalate` if it still matters.")
+    return {"text": f"{view.ref} expired",
+            "blocks": [SectionBlock(text=MarkdownTextObject(text=truncate(text, 3000))).to_dict()]}
+
+
+def already_text(view: EscalationView) -> str:
+    """What happened, for a second or concurrent press."""
+    if view.status == "withdrawn":
+        return f"{view.ref} was already withdrawn by {user(view.decided_by)} {when(view.decided_at, view.zone)}."
+    if view.status == "expired":
+        return f"{view.ref} already expired {when(view.decided_at, view.zone)}: nobody decided in time."
+    return f"{view.ref} was already {view.status} by {user(view.decided_by)} {when(view.decided_at, view.zone)}."
+
+
+def plain(text: str) -> str:
+    """Inline modal errors are plain text: drop Slack's mention and date markup."""
+    text = re.sub(r"<!date\^\d+\^[^|>]*\|([^>]*)>", r"\1", text)
+    return re.sub(r"<@([A-Z0-9]+)>", r"@\1", text)

@@ -1,0 +1,408 @@
+"""Action items: create from the modal, Done (with an optional outcome), Snooze, Reassign, and the lists.
+
+Every operation is one transaction that writes its audit event and its outgoing Slack messages
+(outbox). Changes are conditional UPDATEs (WHERE status = 'open'): two presses at once, exactly one
+wins. Authorization is store.permissions.require_action_owner: the owner, the creator or an admin.
+
+Links: an action links to at most one partner, lead or issue. A lead's or an issue's partner is
+stored in partner_id too, so `/action list partner NAME` is one indexed query and shows the actions
+on that partner's leads and issues as well.
+
+Snoozing, kept simple: "1 day" and "1 week" count from now (24 hours, 7 days); a chosen date means
+that day's business opening in the playbook's time zone. Either way, a time outside business hours
+moves to the next opening (the playbook's calendar), so a snooze never ends at 3 a.m. on a Sunday.
+Reassigning ends any snooze: the new owner starts with the action awake.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from messages import actions as views
+from messages.text import escape, truncate, when
+from store import audit, outbox, permissions
+from store.errors import AlreadyDone, NotFound, ValidationFailed
+from store.issues import CATEGORIES
+from store.models import LEAD_REF_OFFSET, ActionItem, Lead, Partner, PerformanceIssue, utcnow
+from store.playbook import Playbook
+
+PRIORITIES = tuple(views.PRIORITIES)
+LIMITS = {"title": 200, "success_criteria": 2000, "impact_estimate": 2000, "outcome": 2000}
+LINK_RE = re.compile(r"^(partner|lead|issue):(\d{1,12})$")
+USER_MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+USER_ID_RE = re.compile(r"^@?([UW][A-Z0-9]{6,})$")
+
+
+def today_in(playbook: Playbook, now: dt.datetime | None = None) -> dt.date:
+    """Today's date where the playbook runs (its time zone)."""
+    return (now or utcnow()).astimezone(playbook.tz).date()
+
+
+@dataclass(frozen=True)
+class ActionDraft:
+    title: str
+    owner_id: str
+    due_date: dt.date
+    success_criteria: str | None
+    impact_estimate: str | None
+    priority: str
+    link: tuple[str, int] | None  # ("partner" | "lead" | "issue", id)
+
+
+def parse_date(text: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(text).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def validate_action(form: dict[str, Any], *, playbook: Playbook, now: dt.datetime | None = None) -> ActionDraft:
+    """Check a submitted /action form; raise ValidationFailed with one message per bad field."""
+    values = {k: (v.strip() if isinstance(v, str) else v) for k, v in form.items()}
+    errors: dict[str, str] = {}
+    title = values.get("title") or ""
+    if not title:
+        errors["title"] = "Give the action a title: what is to be done."
+    owner = values.get("owner") or ""
+    if not owner:
+        errors["owner"] = "Choose who owns this action."
+    for name, limit in LIMITS.items():
+        value = values.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            errors[name] = f"Keep this under {limit} characters (it has {len(value)})."
+
+    due = None
+    if not values.get("due_date"):
+        errors["due_date"] = "Pick the day this is due."
+    else:
+        due = parse_date(values["due_date"])
+        today = today_in(playbook, now)
+        if due is None:
+            errors["due_date"] = "Pick the due date from the calendar."
+        elif due < today:
+            errors["due_date"] = (f"{views.due_text(due)} is in the past. Pick today ({views.due_text(today)}) "
+                                  "or a later day.")
+
+    priority = values.get("priority") or "medium"
+    if priority not in PRIORITIES:
+        errors["priority"] = "Choose low, medium, high or urgent."
+
+    link = None
+    if values.get("link"):
+        match = LINK_RE.match(str(values["link"]))
+        if match is None:
+            errors["link"] = "Choose a partner, a lead or an issue from the list."
+        else:
+            link = (match.group(1), int(match.group(2)))
+
+    if errors:
+        raise ValidationFailed(errors)
+    return ActionDraft(title=title, owner_id=owner, due_date=due, success_criteria=values.get("success_criteria") or None,
+                       impact_estimate=values.get("impact_estimate") or None, priority=priority, link=link)
+
+
+@dataclass
+class ActionResult:
+    action: ActionItem
+    outbox_ids: list[int] = field(default_factory=list)
+
+
+def _apply_link(session: Session, action: ActionItem, link: tuple[str, int] | None) -> None:
+    if link is None:
+        return
+    kind, object_id = link
+    gone = ValidationFailed({"link": f"That {kind} no longer exists. Choose another one, or leave this empty."})
+    if kind == "partner":
+        if session.get(Partner, object_id) is None:
+            raise gone
+        action.partner_id = object_id
+    elif kind == "lead":
+        lead = session.get(Lead, object_id)
+        if lead is None:
+            raise gone
+        action.lead_id, action.partner_id = lead.id, lead.partner_id
+    else:
+        issue = session.get(PerformanceIssue, object_id)
+        if issue is None:
+            raise gone
+        action.issue_id, action.partner_id = issue.id, issue.partner_id
+
+
+def create_action(session: Session, *, draft: ActionDraft, creator_id: str, playbook: Playbook,
+                  now: dt.datetime | None = None) -> ActionResult:
+    now = now or utcnow()
+    action = ActionItem(title=draft.title, owner_id=draft.owner_id, created_by=creator_id, due_date=draft.due_date,
+                        success_criteria=draft.success_criteria, impact_estimate=draft.impact_estimate,
+                        priority=draft.priority, status="open", created_at=now, updated_at=now)
+    _apply_link(session, action, draft.link)
+    session.add(action)
+    session.flush()
+    view = action_view(session, action, playbook)
+    audit.record(session, actor_id=creator_id, action="action.created", object_type="action", object_id=action.id,
+                 after={"ref": action.ref, **action.snapshot(), "link": _plain_link(session, action)}, at=now)
+    rows = [outbox.post(session, channel=action.owner_id, message=views.action_card(view, audience=action.owner_id, now=now),
+                        kind="action_card", subject=("action", action.id), audience=action.owner_id)]
+    if creator_id != action.owner_id:
+        rows.append(outbox.post(session, channel=creator_id, message=views.created_notice(view),
+                                kind="action_created", subject=("action", action.id), audience=creator_id))
+    session.flush()
+    return ActionResult(action=action, outbox_ids=[r.id for r in rows])
+
+
+def _plain_link(session: Session, action: ActionItem) -> str | None:
+    """The link as the audit trail keeps it: a reference, or the partner's name."""
+    if action.issue_id:
+        return f"P-{action.issue_id + LEAD_REF_OFFSET}"
+    if action.lead_id:
+        return f"L-{action.lead_id + LEAD_REF_OFFSET}"
+    if action.partner_id:
+        return session.get(Partner, action.partner_id).name
+    return None
+
+
+# --- views ------------------------------------------------------------------------------------
+
+def _link_text(partner_name, lead_id, company, issue_id, category) -> str | None:
+    partner = f" ({escape(truncate(partner_name, 80))})" if partner_name else ""
+    if issue_id:
+        return f"Issue P-{issue_id + LEAD_REF_OFFSET} · {escape(CATEGORIES.get(category, category or ''))}{partner}"
+    if lead_id:
+        return f"Lead L-{lead_id + LEAD_REF_OFFSET} · {escape(truncate(company or '', 80))}{partner}"
+    if partner_name:
+        return f"Partner {escape(truncate(partner_name, 80))}"
+    return None
+
+
+def _view(action: ActionItem, link: str | None, playbook: Playbook) -> views.ActionView:
+    return views.ActionView(
+        id=action.id, ref=action.ref, title=action.title, owner_id=action.owner_id, created_by=action.created_by,
+        due_date=action.due_date, success_criteria=action.success_criteria, impact_estimate=action.impact_estimate,
+        priority=action.priority, status=action.status, snoozed_until=action.snoozed_until, outcome=action.outcome,
+        done_at=action.done_at, done_by=action.done_by, link=link, zone=playbook.tz)
+
+
+def _with_links(query):
+    return (query.outerjoin(Partner, Partner.id == ActionItem.partner_id)
+            .outerjoin(Lead, Lead.id == ActionItem.lead_id)
+            .outerjoin(PerformanceIssue, PerformanceIssue.id == ActionItem.issue_id))
+
+
+LINK_COLUMNS = (Partner.name, ActionItem.lead_id, Lead.company, ActionItem.issue_id, PerformanceIssue.category)
+
+
+def action_view(session: Session, action: ActionItem, playbook: Playbook) -> views.ActionView:
+    names = session.execute(
+        _with_links(select(*LINK_COLUMNS).select_from(ActionItem)).where(ActionItem.id == action.id)
+    ).one()
+    return _view(action, _link_text(*names), playbook)
+
+
+def get_action(session: Session, action_id: int) -> ActionItem:
+    action = session.get(ActionItem, action_id)
+    if action is None:
+        raise NotFound(f"There is no action A-{action_id + LEAD_REF_OFFSET}.")
+    return action
+
+
+def _already(action: ActionItem, zone) -> str:
+    if action.status == "done":
+        return f"{action.ref} was already done by <@{action.done_by}> {when(action.done_at, zone)}."
+    return f"{action.ref} was cancelled; nothing more can change on it."
+
+
+DOING = {"done": "complete", "snooze": "snooze", "reassign": "reassign"}
+
+
+def check_can_act(session: Session, *, action_id: int, user_id: str, playbook: Playbook, doing: str) -> views.ActionView:
+    """Refuse early (before a modal opens) if the caller may not act on it, or it is closed."""
+    action = get_action(session, action_id)
+    permissions.require_action_owner(action, user_id, doing=DOING.get(doing, doing), playbook=playbook)
+    if action.status != "open":
+        raise AlreadyDone(_already(action, playbook.tz))
+    return action_view(session, action, playbook)
+
+
+def _change(session: Session, action: ActionItem, playbook: Playbook, **values) -> None:
+    """The conditional UPDATE: only an open action changes; a lost race says what happened."""
+    won = session.execute(
+        update(ActionItem).where(ActionItem.id == action.id, ActionItem.status == "open")
+        .values(**values).execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(action)
+    if won != 1:
+        raise AlreadyDone(_already(action, playbook.tz))
+
+
+def refresh_cards(session: Session, action: ActionItem, playbook: Playbook, *, now: dt.datetime | None = None) -> list:
+    """Re-render every copy of an action's card (the owner's, and any former owner's) after a change."""
+    view = action_view(session, action, playbook)
+    return outbox.refresh(session, subject=("action", action.id), kinds=("action_card",),
+                          render=lambda row: views.action_card(view, audience=row.audience, now=now))
+
+
+def done_action(session: Session, *, action_id: int, user_id: str, playbook: Playbook, outcome: str | None = None,
+                now: dt.datetime | None = None) -> list[int]:
+    now = now or utcnow()
+    outcome = (outcome or "").strip() or None
+    if outcome and len(outcome) > LIMITS["outcome"]:
+        raise ValidationFailed({"outcome": f"Keep this under {LIMITS['outcome']} characters (it has {len(outcome)})."})
+    action = get_action(session, action_id)
+    permissions.require_action_owner(action, user_id, doing="complete", playbook=playbook)
+    before = action.snapshot()
+    _change(session, action, playbook, status="done", done_at=now, done_by=user_id, outcome=outcome, updated_at=now)
+    audit.record(session, actor_id=user_id, action="action.done", object_type="action", object_id=action.id,
+                 before=before, after=action.snapshot(), at=now)
+    rows = refresh_cards(session, action, playbook, now=now)
+    if action.created_by != user_id:
+        rows.append(outbox.post(session, channel=action.created_by, message=views.done_notice(action_view(session, action, playbook)),
+                                kind="action_done", subject=("action", action.id), audience=action.created_by))
+    session.flush()
+    return [r.id for r in rows]
+
+
+def snooze_until(choice: str | dt.date, *, playbook: Playbook, now: dt.datetime) -> dt.datetime:
+    """When a snooze ends (see the module's docstring). A date must be after today."""
+    calendar = playbook.calendar
+    if choice == "1d":
+        return calendar.next_business_start(now + dt.timedelta(days=1))
+    if choice == "1w":
+        return calendar.next_business_start(now + dt.timedelta(days=7))
+    if not isinstance(choice, dt.date):
+        raise ValidationFailed({"until": "Choose 1 day, 1 week or a date."})
+    today = today_in(playbook, now)
+    if choice < today:
+        raise ValidationFailed({"until": f"{views.due_text(choice)} is in the past. Pick a day after today."})
+    if choice == today:
+        raise ValidationFailed({"until": "Pick a day after today: a snooze until today would end at once."})
+    opening = dt.datetime.combine(choice, playbook.business_hours.start, tzinfo=playbook.tz)
+    return calendar.next_business_start(opening)
+
+
+def snooze_action(session: Session, *, action_id: int, user_id: str, choice: str | dt.date, playbook: Playbook,
+                  now: dt.datetime | None = None) -> tuple[views.ActionView, list[int]]:
+    now = now or utcnow()
+    until = snooze_until(choice, playbook=playbook, now=now)
+    action = get_action(session, action_id)
+    permissions.require_action_owner(action, user_id, doing="snooze", playbook=playbook)
+    before = action.snapshot()
+    _change(session, action, playbook, snoozed_until=until, updated_at=now)
+    audit.record(session, actor_id=user_id, action="action.snoozed", object_type="action", object_id=action.id,
+                 before=before, after=action.snapshot(), at=now)
+    rows = refresh_cards(session, action, playbook, now=now)
+    session.flush()
+    return action_view(session, action, playbook), [r.id for r in rows]
+
+
+def reassign_action(session: Session, *, action_id: int, user_id: str, new_owner_id: str | None, playbook: Playbook,
+                    now: dt.datetime | None = None) -> list[int]:
+    now = now or utcnow()
+    if not new_owner_id:
+        raise ValidationFailed({"owner": "Choose who takes this action over."})
+    action = get_action(session, action_id)
+    permissions.require_action_owner(action, user_id, doing="reassign", playbook=playbook)
+    previous = action.owner_id
+    if new_owner_id == previous:
+        raise ValidationFailed({"owner": f"{action.ref} is already theirs. Choose someone else."})
+    before = action.snapshot()
+    won = session.execute(
+        update(ActionItem).where(ActionItem.id == action.id, ActionItem.status == "open", ActionItem.owner_id == previous)
+        .values(owner_id=new_owner_id, snoozed_until=None, updated_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(action)
+    if won != 1:
+        if action.status != "open":
+            raise AlreadyDone(_already(action, playbook.tz))
+        raise AlreadyDone(f"{action.ref} was just reassigned to <@{action.owner_id}> by someone else.")
+    audit.record(session, actor_id=user_id, action="action.reassigned", object_type="action", object_id=action.id,
+                 before=before, after=action.snapshot(), at=now)
+    rows = refresh_cards(session, action, playbook, now=now)  # the former owner's copy loses its buttons
+    view = action_view(session, action, playbook)
+    rows.append(outbox.post(session, channel=new_owner_id, message=views.action_card(view, audience=new_owner_id, now=now),
+                            kind="action_card", subject=("action", action.id), audience=new_owner_id))
+    told = {new_owner_id}
+    for person in (previous, action.created_by):
+        if person not in told and person != user_id:
+            told.add(person)
+            rows.append(outbox.post(session, channel=person, message=views.reassigned_notice(view, by=user_id, previous_owner=previous),
+                                    kind="action_reassigned", subject=("action", action.id), audience=person))
+    session.flush()
+    return [r.id for r in rows]
+
+
+# --- lists ------------------------------------------------------------------------------------
+
+def parse_user(text: str) -> str | None:
+    """`<@U123|name>` (what Slack sends for a mention), `<@U123>`, `@U123` or `U123` -> `U123`."""
+    text = (text or "").strip()
+    match = USER_MENTION_RE.match(text) or USER_ID_RE.match(text)
+    return match.group(1) if match else None
+
+
+def open_actions(session: Session, *, playbook: Playbook, owner_id: str | None = None, partner_id: int | None = None,
+                 limit: int = views.LIST_LIMIT) -> tuple[list[views.ActionView], int]:
+    """Open actions of an owner or a partner, overdue first then by due date, and how many there are.
+
+    One query: the links' names come from outer joins and the total from a window count, so a
+    manager with hundreds of open actions costs the same round trip as a rep with three. Ordering
+    by due date puts overdue ones first (their due dates are before today); the index
+    ix_actions_owner_status_due serves the owner's list.
+    """
+    conditions = [ActionItem.status == "open"]
+    if owner_id is not None:
+        conditions.append(ActionItem.owner_id == owner_id)
+    if partner_id is not None:
+        conditions.append(ActionItem.partner_id == partner_id)
+    rows = session.execute(
+        _with_links(select(ActionItem, *LINK_COLUMNS, func.count().over().label("total")).select_from(ActionItem))
+        .where(*conditions)
+        .order_by(ActionItem.due_date, ActionItem.id)
+        .limit(limit)
+    ).all()
+    total = rows[0].total if rows else 0
+    return [_view(row[0], _link_text(*row[1:6]), playbook) for row in rows], total
+
+
+# --- the link type-ahead ----------------------------------------------------------------------
+
+REF_RE = re.compile(r"^\s*([LlPp])-?(\d{1,12})\s*$")
+
+
+def link_choices(session: Session, query: str, *, per_group: int = 10) -> dict[str, list[tuple[str, str]]]:
+    """Partners, leads and issues matching what was typed: names, companies, or a ref like L-1042."""
+    from store import partners as partner_store
+
+    text = (query or "").strip()
+    like = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    found: dict[str, list[tuple[str, str]]] = {"partners": [], "leads": [], "issues": []}
+    ref = REF_RE.match(text)
+    found["partners"] = [(f"partner:{pid}", f"{name} ({tier})")
+                         for pid, name, tier in partner_store.search(session, text, limit=per_group)]
+    lead_query = select(Lead.id, Lead.company, Partner.name).join(Partner, Partner.id == Lead.partner_id)
+    issue_query = (select(PerformanceIssue.id, PerformanceIssue.category, PerformanceIssue.description, Partner.name)
+                   .join(Partner, Partner.id == PerformanceIssue.partner_id))
+    if ref:
+        number = int(ref.group(2)) - LEAD_REF_OFFSET
+        if ref.group(1).upper() == "L":
+            lead_query = lead_query.where(Lead.id == number)
+            issue_query = None
+        else:
+            issue_query = issue_query.where(PerformanceIssue.id == number)
+            lead_query = None
+    else:
+        lead_query = lead_query.where(func.lower(Lead.company).like(like, escape="\\"))
+        issue_query = issue_query.where(
+            (func.lower(PerformanceIssue.description).like(like, escape="\\")) | (Partner.name_key.like(like, escape="\\")))
+    if lead_query is not None:
+        found["leads"] = [(f"lead:{lid}", f"L-{lid + LEAD_REF_OFFSET} · {company} ({partner})")
+                          for lid, company, partner in session.execute(lead_query.order_by(Lead.id.desc()).limit(per_group))]
+    if issue_query is not None:
+        found["issues"] = [(f"issue:{iid}", f"P-{iid + LEAD_REF_OFFSET} · {CATEGORIES.get(cat, cat)} · {partner}: {desc}")
+                           for iid, cat, desc, partner in
+                           session.execute(issue_query.order_by(PerformanceIssue.id.desc()).limit(per_group))]
+    return found
