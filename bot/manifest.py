@@ -10,6 +10,7 @@ COMMANDS = [
     ("/action", "Create and track the actions that improve a partnership", "[title] | list [@person | partner NAME] | help"),
     ("/escalate", "Ask a manager to decide: discount, exception, conflict, SLA breach", "[what it is about | L-1001 | A-1001] | help"),
 ]
+ESCAPED_COMMANDS = {"/action"}
 BOT_SCOPES = ["commands", "chat:write", "chat:write.public", "im:write", "users:read", "usergroups:read", "files:write"]
 
 
@@ -18,7 +19,9 @@ def manifest(url: str = "https://partnerbot.example.com", *, socket_mode: bool =
     events = f"{url}/slack/events"
     commands = []
     for name, description, hint in COMMANDS:
-        command = {"command": name, "description": description, "usage_hint": hint, "should_escape": False}
+        # /action list @person needs Slack to send the mention as <@U…|name>; the others take free text.
+        command = {"command": name, "description": description, "usage_hint": hint,
+                   "should_escape": name in ESCAPED_COMMANDS}
         if not socket_mode:
             command["url"] = events
         commands.append(command)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +20,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from messages.fields import input_block, read_state
+from messages.fields import input_block
 from messages.ids import Action as Ids
 from messages.ids import Escalation as EscalationIds
 from messages.text import escape, truncate, user, when
@@ -56,22 +55,6 @@ class ActionView:
 
     def snoozed(self, now: dt.datetime) -> bool:
         return self.status == "open" and self.snoozed_until is not None and self.snoozed_until > now
-
-
-def read_form(values: dict) -> dict[str, object]:
-    """read_state, plus the datepicker's selected_date (read_state knows no datepicker)."""
-    form = read_state(values)
-    for block_id, elements in (values or {}).items():
-        for element in elements.values():
-            if element.get("type") == "datepicker":
-                form[block_id] = element.get("selected_date")
-    return form
-
-
-def plain(text: str) -> str:
-    """Inline modal errors are plain text: mentions become @U…, Slack dates their fallback text."""
-    text = re.sub(r"<!date\^\d+\^[^|>]*\|([^>]*)>", r"\1", text)
-    return re.sub(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>", r"@\1", text)
 
 
 def due_text(day: dt.date) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -42,12 +41,6 @@ def checklist_block(index: int) -> str:
 
 def question_block(key: str) -> str:
     return f"{Ids.QUESTION}_{key}"
-
-
-def inline_error(text: str) -> str:
-    """Inline modal errors are plain text: drop Slack's mention and date markup."""
-    text = re.sub(r"<!date\^\d+\^[^|>]*\|([^>]*)>", r"\1", text)
-    return re.sub(r"<@([A-Z0-9]+)>", r"@\1", text)
 
 
 # --- the stage modal ---------------------------------------------------------------------------

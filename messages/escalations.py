@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -277,7 +276,3 @@ def already_text(view: EscalationView) -> str:
     return f"{view.ref} was already {view.status} by {user(view.decided_by)} {when(view.decided_at, view.zone)}."
 
 
-def plain(text: str) -> str:
-    """Inline modal errors are plain text: drop Slack's mention and date markup."""
-    text = re.sub(r"<!date\^\d+\^[^|>]*\|([^>]*)>", r"\1", text)
-    return re.sub(r"<@([A-Z0-9]+)>", r"@\1", text)

@@ -32,6 +32,12 @@ def read_state(values: dict) -> dict[str, object]:
                 form[block_id] = [o.get("value") for o in element.get("selected_options") or []]
             elif kind in ("multi_static_select", "multi_external_select"):
                 form[block_id] = [o.get("value") for o in element.get("selected_options") or []]
+            elif kind == "datepicker":
+                form[block_id] = element.get("selected_date")
+            elif kind == "timepicker":
+                form[block_id] = element.get("selected_time")
+            elif kind == "datetimepicker":
+                form[block_id] = element.get("selected_date_time")
             elif kind == "number_input":
                 form[block_id] = element.get("value")
             else:

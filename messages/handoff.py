@@ -10,14 +10,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
-    ActionsBlock,
-    ButtonElement,
     CheckboxesElement,
-    ContextBlock,
-    DividerBlock,
     EmailInputElement,
     ExternalDataSelectElement,
-    HeaderBlock,
     MarkdownTextObject,
     Option,
     PlainTextInputElement,
@@ -236,9 +231,9 @@ def status_line(view: LeadView) -> str | None:
     if view.qualification_score is not None:
         parts.append(f":bar_chart: Qualification score {view.qualification_score:.0f}/100")
     if view.stage == "closed_won":
-        parts.append(f":trophy: Closed won" + (f" — {money(view.closed_amount)}" if view.closed_amount is not None else ""))
+        parts.append(":trophy: Closed won" + (f" — {money(view.closed_amount)}" if view.closed_amount is not None else ""))
     if view.stage == "closed_lost":
-        parts.append(f":heavy_minus_sign: Closed lost" + (f": “{truncate(escape(view.close_reason), 500)}”" if view.close_reason else ""))
+        parts.append(":heavy_minus_sign: Closed lost" + (f": “{truncate(escape(view.close_reason), 500)}”" if view.close_reason else ""))
     if view.first_outreach_at:
         late = view.first_outreach_at > view.first_outreach_by
         parts.append(f":telephone_receiver: First outreach logged by {user(view.first_outreach_logged_by)} "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,13 @@ def escape(text: object) -> str:
 def unescape(text: str | None) -> str:
     """Slack sends slash-command text with &, < and > escaped; get back what the person typed."""
     return (text or "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def inline_text(text: str) -> str:
+    """Inline modal errors are plain text: Slack date markup becomes its fallback, mentions @U…."""
+    text = re.sub(r"<!date\^\d+\^[^|>]*\|([^>]*)>", r"\1", text)
+    text = re.sub(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>", r"@\1", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def user(user_id: str | None) -> str:

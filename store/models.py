@@ -150,6 +150,9 @@ class Lead(Base):
             "declined_by": self.declined_by,
             "decline_reason": self.decline_reason,
             "first_outreach_at": self.first_outreach_at.isoformat() if self.first_outreach_at else None,
+            "qualification_score": str(self.qualification_score) if self.qualification_score is not None else None,
+            "closed_amount": str(self.closed_amount) if self.closed_amount is not None else None,
+            "close_reason": self.close_reason,
         }
 
 

@@ -22,7 +22,7 @@ from bot.web import make_wsgi
 from store.db import make_engine, make_session_factory, normalise_database_url
 from store.migrate import upgrade
 from store.models import Base, Partner
-from store.playbook import default_playbook, parse_playbook
+from store.playbook import parse_playbook
 
 SIGNING_SECRET = "test-signing-secret"
 TOKEN = "xoxb-test-token"

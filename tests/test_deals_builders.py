@@ -12,6 +12,7 @@ import pytest
 
 from bot import simulate as s
 from bot.slack_standin import check_message, check_view
+from messages.text import inline_text
 from messages import deals as views
 from messages.handoff import LeadView
 from store.deals import parse_amount, stage_targets
@@ -156,4 +157,4 @@ def test_debrief_modal_prefills_an_earlier_debrief():
 
 def test_inline_errors_are_plain_text():
     text = "Moved by <@U0BACKUPBEA> <!date^1795354375^{date_short_pretty} at {time}|Mon 16 Nov 10:00 EST>."
-    assert views.inline_error(text) == "Moved by @U0BACKUPBEA Mon 16 Nov 10:00 EST."
+    assert inline_text(text) == "Moved by @U0BACKUPBEA Mon 16 Nov 10:00 EST."

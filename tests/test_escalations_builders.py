@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.slack_standin import check_message, check_view
+from messages.text import inline_text
 from messages import escalations as views
 from store import escalations, handoffs
 from store.errors import NotFound, ValidationFailed
@@ -146,7 +147,7 @@ def test_the_decide_modal_for_approve_and_for_reject():
 
 
 def test_plain_drops_mention_and_date_markup():
-    assert views.plain("by <@U0X> <!date^1^{date}|Mon 04 Mar>.") == "by @U0X Mon 04 Mar."
+    assert inline_text("by <@U0X> <!date^1^{date}|Mon 04 Mar>.") == "by @U0X Mon 04 Mar."
 
 
 # --- store helpers --------------------------------------------------------------------------------

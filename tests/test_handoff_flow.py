@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 from sqlalchemy import func, select
 
-from bot import simulate as s
 from store.models import AuditEvent, Handoff, Lead, OutboxMessage
-from tests.conftest import BEA, MIA, OMAR, RIYA, STAN, eventually
+from tests.conftest import OMAR, RIYA, eventually
 from tests.helpers import handoff_form
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from messages.fields import read_state
+from messages.text import inline_text
 from messages import actions as views
 from messages.ids import Action as Ids
 from store import actions
@@ -20,7 +22,7 @@ def link_options(ack, payload, context) -> None:
 def submit(ack, body, view, context) -> None:
     services = context["services"]
     try:
-        draft = actions.validate_action(views.read_form(view["state"]["values"]), playbook=services.playbook)
+        draft = actions.validate_action(read_state(view["state"]["values"]), playbook=services.playbook)
         with services.transaction() as session:
             result = actions.create_action(session, draft=draft, creator_id=body["user"]["id"], playbook=services.playbook)
     except ValidationFailed as failure:
@@ -35,7 +37,7 @@ def _decision(block: str, operation):
     def listener(ack, body, view, context) -> None:
         services = context["services"]
         action_id = int(json.loads(view.get("private_metadata") or "{}").get("action_id", 0))
-        form = views.read_form(view["state"]["values"])
+        form = read_state(view["state"]["values"])
         try:
             with services.transaction() as session:
                 ids = operation(session, action_id=action_id, user_id=body["user"]["id"], form=form,
@@ -44,7 +46,7 @@ def _decision(block: str, operation):
             ack(response_action="errors", errors=failure.errors)
             return
         except (NotAllowed, AlreadyDone, NotFound) as refusal:
-            ack(response_action="errors", errors={block: views.plain(str(refusal))})
+            ack(response_action="errors", errors={block: inline_text(str(refusal))})
             return
         ack()
         services.after(lambda: services.deliver(ids))

@@ -7,6 +7,7 @@ import json
 
 from slack_sdk.errors import SlackApiError
 
+from messages.text import inline_text
 from messages import deals as views
 from messages.fields import read_state
 from messages.ids import Deal as Ids
@@ -51,10 +52,10 @@ def submit_stage(ack, body, view, context) -> None:
             ids = deals.change_stage(session, lead_id=int(meta.get("lead_id", 0)), user_id=body["user"]["id"],
                                      from_stage=meta.get("from"), playbook=services.playbook, **form)
     except ValidationFailed as failure:
-        ack(response_action="errors", errors={k: views.inline_error(v) for k, v in failure.errors.items()})
+        ack(response_action="errors", errors={k: inline_text(v) for k, v in failure.errors.items()})
         return
     except (NotAllowed, AlreadyDone, NotFound) as refusal:
-        ack(response_action="errors", errors={Ids.STAGE: views.inline_error(str(refusal))})
+        ack(response_action="errors", errors={Ids.STAGE: inline_text(str(refusal))})
         return
     ack()
     services.after(lambda: services.deliver(ids))
@@ -73,7 +74,7 @@ def submit_debrief(ack, body, view, context) -> None:
         ack(response_action="errors", errors=failure.errors)
         return
     except (NotAllowed, AlreadyDone, NotFound) as refusal:
-        ack(response_action="errors", errors={Ids.WHAT_WORKED: views.inline_error(str(refusal))})
+        ack(response_action="errors", errors={Ids.WHAT_WORKED: inline_text(str(refusal))})
         return
     ack()
     services.after(lambda: services.deliver(result.outbox_ids))

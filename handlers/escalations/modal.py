@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from messages import escalations as views
+from messages.text import inline_text
 from messages.fields import read_state
 from messages.ids import Escalation as Ids
 from store import escalations
@@ -59,7 +59,7 @@ def submit_decision(ack, body, view, context) -> None:
         ack(response_action="errors", errors=failure.errors)
         return
     except (NotAllowed, AlreadyDone, NotFound) as refusal:
-        ack(response_action="errors", errors={Ids.NOTE: views.plain(str(refusal))})
+        ack(response_action="errors", errors={Ids.NOTE: inline_text(str(refusal))})
         return
     ack()
     services.after(lambda: services.deliver(ids))

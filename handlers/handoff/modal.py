@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from messages.text import inline_text
 from messages import handoff as views
 from messages.fields import read_state
 from messages.ids import Handoff as Ids
@@ -45,15 +46,9 @@ def submit_decline(ack, body, view, context) -> None:
         ack(response_action="errors", errors=failure.errors)
         return
     except (NotAllowed, AlreadyDone, NotFound) as refusal:
-        ack(response_action="errors", errors={Ids.REASON: _plain(str(refusal))})
+        ack(response_action="errors", errors={Ids.REASON: inline_text(str(refusal))})
         return
     ack()
     services.after(lambda: services.deliver(ids))
 
 
-def _plain(text: str) -> str:
-    """Inline modal errors are plain text: drop Slack's mention and date markup."""
-    import re
-
-    text = re.sub(r"<!date\^\d+\^[^|>]*\|([^>]*)>", r"\1", text)
-    return re.sub(r"<@([A-Z0-9]+)>", r"@\1", text)

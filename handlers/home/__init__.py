@@ -2,7 +2,6 @@
 
 from slack_bolt import App
 
-from bot.errors import answered
 from messages.home import home_view
 from store import handoffs
 
