@@ -9,6 +9,14 @@ middleware of its own:
 - the `handoff_submit` view submission: ack (the modal closes);
 - the `lead_accept` button: ack.
 
+For benchmarks/bench_decisions.py it also answers, in the same spirit:
+
+- the `/action` command: ack, then a one-line answer on the response_url (partnerbot posts the
+  list there after its ack);
+- the `escalation_approve` button: ack, then open a one-field decide modal through views.open
+  (partnerbot opens its decide modal after the ack), carrying the escalation in private_metadata;
+- the `escalation_decide_submit` view submission: ack (the modal closes).
+
 Served by gunicorn exactly like the real web process:
 
     gunicorn 'benchmarks.bare_app:application()' --worker-class gthread --workers 2 --threads 8 ...
@@ -45,6 +53,29 @@ MODAL = {
     ],
 }
 OPTION = {"text": {"type": "plain_text", "text": "Globex Partners (silver)"}, "value": "1"}
+DECIDE_MODAL = {
+    "type": "modal",
+    "callback_id": "escalation_decide_submit",
+    "title": {"type": "plain_text", "text": "Approve"},
+    "submit": {"type": "plain_text", "text": "Approve"},
+    "close": {"type": "plain_text", "text": "Cancel"},
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "note",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Note"},
+            "element": {"type": "plain_text_input", "action_id": "value", "multiline": True},
+        }
+    ],
+}
+
+
+def _decide_metadata(value: str | None) -> str:
+    """`<escalation id>:<level>` (the Approve button's value) -> the decide modal's private_metadata."""
+    escalation_id, _, level = (value or "").partition(":")
+    return json.dumps({"escalation_id": int(escalation_id) if escalation_id.isdigit() else 0,
+                       "level": int(level) if level.isdigit() else 0, "decision": "approve"})
 
 
 def create_app(token: str, signing_secret: str, api_url: str) -> App:
@@ -66,6 +97,21 @@ def create_app(token: str, signing_secret: str, api_url: str) -> App:
 
     @app.action("lead_accept")
     def accept(ack):
+        ack()
+
+    @app.command("/action")
+    def action_command(ack, respond):
+        ack()
+        respond(text="Your open actions (0)", response_type="ephemeral")
+
+    @app.action("escalation_approve")
+    def approve(ack, body, action, client):
+        ack()
+        client.views_open(trigger_id=body["trigger_id"],
+                          view={**DECIDE_MODAL, "private_metadata": _decide_metadata(action.get("value"))})
+
+    @app.view("escalation_decide_submit")
+    def decide(ack):
         ack()
 
     return app

@@ -77,8 +77,8 @@ def cmd_tick(args) -> int:
     if now is not None and now.tzinfo is None:
         raise SettingsError("--now needs a time zone, like 2026-12-01T14:00:00Z.")
     report = tick(settings, now=now)
-    print(f"sent {len(report.sent)}, retrying {len(report.retrying)}, failed {len(report.failed)}")
-    return 0
+    print(report.summary())
+    return 1 if report.failed_jobs else 0
 
 
 def cmd_db(args) -> int:

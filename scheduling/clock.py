@@ -1,49 +1,98 @@
-"""The clock process. For now it delivers the outbox: whatever a Slack error left unsent is retried
-with backoff (honouring Retry-After). SLA reminders, escalation climbs, reviews and the digest
-join this process in the scheduler issue; each job registers in JOBS below."""
+"""The clock process: one pass of all due work (`tick`) on an APScheduler interval, plus outbox
+delivery. Deadlines live in the database and every piece of due work is claimed in a way two
+clocks cannot both win, so running two clocks (or a catch-up `partnerbot tick`) is safe."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass, field
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.settings import Settings
+from scheduling.jobs import ClockContext, load_all
 from store import outbox
 from store.db import make_engine, make_session_factory
+from store.models import utcnow
 
 log = logging.getLogger("partnerbot.clock")
+TICK_SECONDS = 60
+DELIVER_SECONDS = 5
 
 
-def tick(settings: Settings, *, now: dt.datetime | None = None, client=None) -> outbox.DeliveryReport:
-    """One pass of all due work at `now`."""
-    from bot.app import make_client
+@dataclass
+class TickReport:
+    now: dt.datetime
+    done: dict[str, int] = field(default_factory=dict)
+    failed_jobs: list[str] = field(default_factory=list)
+    delivery: outbox.DeliveryReport = field(default_factory=outbox.DeliveryReport)
 
+    def summary(self) -> str:
+        did = ", ".join(f"{k} {v}" for k, v in sorted(self.done.items()) if v) or "nothing due"
+        return (f"{self.now:%Y-%m-%d %H:%M}Z: {did}; sent {len(self.delivery.sent)}, "
+                f"retrying {len(self.delivery.retrying)}, failed {len(self.delivery.failed)}"
+                + (f"; jobs that failed: {', '.join(self.failed_jobs)}" if self.failed_jobs else ""))
+
+
+def run_jobs(sessions, client, playbook, *, now: dt.datetime) -> TickReport:
+    """Every registered job at `now`. A failing job is logged and the others still run."""
+    report = TickReport(now=now)
+    ctx = ClockContext(sessions=sessions, client=client, playbook=playbook, now=now)
+    for job in load_all():
+        try:
+            job.run(ctx)
+        except Exception:  # noqa: BLE001 - one job's bug must not stop the clock; it is logged in full
+            log.exception("clock job %s failed", job.name)
+            report.failed_jobs.append(job.name)
+    report.done = dict(ctx.counts)
+    return report
+
+
+def tick(settings: Settings, *, now: dt.datetime | None = None, client=None, playbook=None, deliver: bool = True) -> TickReport:
+    """One pass of all work due at `now`, then deliver what is due (operators catch up with it)."""
+    from bot.app import load_configured_playbook, make_client
+
+    now = now or utcnow()
     engine = make_engine(settings.database_url)
     try:
-        return outbox.deliver(make_session_factory(engine), client or make_client(settings), now=now)
+        sessions = make_session_factory(engine)
+        client = client or make_client(settings)
+        report = run_jobs(sessions, client, playbook or load_configured_playbook(settings), now=now)
+        if deliver:
+            report.delivery = outbox.deliver(sessions, client, now=now)
+        return report
     finally:
         engine.dispose()
 
 
 def run_clock(settings: Settings) -> None:
-    from bot.app import make_client
+    from bot.app import load_configured_playbook, make_client
 
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     client = make_client(settings)
+    playbook = load_configured_playbook(settings)
+
+    def due_work() -> None:
+        report = run_jobs(sessions, client, playbook, now=utcnow())
+        if report.done or report.failed_jobs:
+            log.info("tick: %s", report.summary())
 
     def drain_outbox() -> None:
         report = outbox.deliver(sessions, client)
         if report.sent or report.retrying or report.failed:
             log.info("outbox: sent %d, retrying %d, failed %d", len(report.sent), len(report.retrying), len(report.failed))
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     scheduler = BlockingScheduler(timezone="UTC")
-    # In-memory job store: jobs are code, deadlines live in the database; nothing is pickled.
-    scheduler.add_job(drain_outbox, IntervalTrigger(seconds=15), id="drain_outbox", max_instances=1, coalesce=True,
-                      next_run_time=dt.datetime.now(dt.UTC))
-    logging.basicConfig(level=logging.INFO)
-    log.info("clock started: delivering the outbox every 15 s")
+    # In-memory job store: the jobs are code, the deadlines live in the database; nothing is pickled.
+    # A clock that was down catches up on its first pass: due work is found from the data, once per item.
+    start = dt.datetime.now(dt.UTC)
+    scheduler.add_job(due_work, IntervalTrigger(seconds=TICK_SECONDS), id="due_work", max_instances=1,
+                      coalesce=True, next_run_time=start)
+    scheduler.add_job(drain_outbox, IntervalTrigger(seconds=DELIVER_SECONDS), id="drain_outbox", max_instances=1,
+                      coalesce=True, next_run_time=start)
+    log.info("clock started: due work every %d s, outbox every %d s", TICK_SECONDS, DELIVER_SECONDS)
     scheduler.start()

@@ -125,6 +125,8 @@ class Lead(Base):
     decline_reason: Mapped[str | None] = mapped_column(Text)
     first_outreach_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     first_outreach_logged_by: Mapped[str | None] = mapped_column(String(20))
+    passed_to_backup_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # the clock moved it to the backup
+    sla_escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # the clock opened an SLA-breach escalation
     qualification_score: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))  # 0–100, from the playbook's rubric
     qualification_answers: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -364,3 +366,14 @@ class Escalation(Base):
             "decided_by": self.decided_by,
             "decision_note": self.decision_note,
         }
+
+
+class SlackUser(Base):
+    """What Slack told us about a person (users.info), cached: their time zone for reminders."""
+
+    __tablename__ = "slack_users"
+
+    user_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    tz: Mapped[str | None] = mapped_column(String(64))
+    real_name: Mapped[str | None] = mapped_column(String(200))
+    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,65 @@
+"""Exactly-once messages: one row per idempotency key, whoever asks and however often."""
+
+import datetime as dt
+import threading
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from store.models import OutboxMessage
+from store.reminders import post_once, reminder_key
+from store.slack_users import not_before, zones
+from tests.conftest import OMAR
+
+
+def _rows(sessions):
+    with sessions() as session:
+        return session.scalar(select(func.count(OutboxMessage.id)))
+
+
+def test_the_same_key_is_recorded_once(sessions):
+    key = reminder_key("accept_reminder", ("lead", 7), "2026-12-01")
+    assert key == "accept_reminder:lead:7:2026-12-01"
+    with sessions() as session, session.begin():
+        first = post_once(session, key=key, channel=OMAR, message={"text": "one"}, kind="accept_reminder")
+    with sessions() as session, session.begin():
+        second = post_once(session, key=key, channel=OMAR, message={"text": "two"}, kind="accept_reminder")
+    assert first is not None and second is None
+    with sessions() as session:
+        assert session.scalars(select(OutboxMessage.payload)).all() == [{"text": "one"}]
+
+
+def test_two_clocks_racing_for_one_reminder_write_one_row(sessions):
+    barrier = threading.Barrier(8)
+    results = []
+
+    def race():
+        barrier.wait()
+        with sessions() as session, session.begin():
+            results.append(post_once(session, key="k:lead:1:d", channel=OMAR, message={"text": "x"}, kind="k"))
+
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len([r for r in results if r is not None]) == 1 and _rows(sessions) == 1
+
+
+def test_a_reminder_waits_for_the_readers_business_hours(sessions, playbook, slack):
+    # playbook: Mon–Fri 09:00–17:00. Omar is in Tokyo; Sunday 2026-11-22 23:00 UTC is
+    # Monday 08:00 in Tokyo, so his next opening is Monday 09:00 Tokyo = 00:00 UTC.
+    slack.users[OMAR] = {"id": OMAR, "tz": "Asia/Tokyo", "real_name": "Omar"}
+    from bot.app import make_client
+    from bot.settings import Settings
+
+    client = make_client(Settings(slack_bot_token="xoxb-test-token", slack_api_url=slack.url))
+    now = dt.datetime(2026, 11, 22, 23, 0, tzinfo=dt.UTC)
+    with sessions() as session, session.begin():
+        zone = zones(session, client, [OMAR], fallback=ZoneInfo("UTC"), now=now)[OMAR]
+    assert zone == ZoneInfo("Asia/Tokyo")
+    assert not_before(zone, playbook, now) == dt.datetime(2026, 11, 23, 0, 0, tzinfo=dt.UTC)
+    # cached: a second lookup asks Slack nothing
+    with sessions() as session, session.begin():
+        zones(session, client, [OMAR], fallback=ZoneInfo("UTC"), now=now + dt.timedelta(hours=1))
+    assert len(slack.calls_for("users.info")) == 1
