@@ -774,6 +774,8 @@ class SlackStandin:
             return _json(404, {"ok": False, "error": "not_found"})
         kind, name = route[0], unquote(route[1])
         content_type = headers.get("Content-Type", "") or ""
+        if kind == "upload":  # raw file bytes (an image need not be UTF-8): not parsed as a form
+            return self._upload(name, body)
         try:
             args = dict(parse_qsl(parts.query, keep_blank_values=True))
             args.update(_parse_body(content_type, body))

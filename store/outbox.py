@@ -8,6 +8,7 @@ deliverers (a web worker and the clock) never send the same row twice.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
@@ -216,6 +217,11 @@ def _retry_after(error: Exception, attempts: int) -> float:
 
 def _send(client: WebClient, row: OutboxMessage, original: OutboxMessage | None) -> tuple[str, str]:
     message = dict(row.payload)
+    if row.method == "files.upload_v2":
+        # payload: filename, title, initial_comment, content_base64 (an image made by the clock)
+        content = base64.b64decode(message.pop("content_base64"))
+        response = client.files_upload_v2(channel=row.channel, content=content, **message)
+        return row.channel, (response.get("file") or {}).get("id")
     if row.method == "chat.update":
         if original is None or not original.result_ts:
             raise LookupError("the message to update has not been sent yet")

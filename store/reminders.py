@@ -34,12 +34,17 @@ def post_once(
     subject: tuple[str, int] | None = None,
     audience: str | None = None,
     not_before: dt.datetime | None = None,
+    method: str = "chat.postMessage",
 ) -> int | None:
-    """Record a chat.postMessage under `key` unless one exists; return its id, or None if it did."""
+    """Record a message under `key` unless one exists; return its id, or None if it did.
+
+    `method` is chat.postMessage, or files.upload_v2 with a payload of filename, title,
+    initial_comment and content_base64.
+    """
     now = utcnow()
     values = {
         "created_at": now,
-        "method": "chat.postMessage",
+        "method": method,
         "channel": channel,
         "payload": message,
         "version": 1,

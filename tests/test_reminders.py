@@ -63,3 +63,19 @@ def test_a_reminder_waits_for_the_readers_business_hours(sessions, playbook, sla
     with sessions() as session, session.begin():
         zones(session, client, [OMAR], fallback=ZoneInfo("UTC"), now=now + dt.timedelta(hours=1))
     assert len(slack.calls_for("users.info")) == 1
+
+
+def test_a_chart_goes_out_through_the_outbox_with_files_upload_v2(sessions, slack, app):
+    import base64
+
+    from store import outbox
+
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 64
+    with sessions() as session, session.begin():
+        row_id = post_once(session, key="digest_chart:C0DIGEST01:2026-10", channel="C0DIGEST01", kind="digest_chart",
+                           method="files.upload_v2",
+                           message={"filename": "digest.png", "title": "Leads and wins", "initial_comment": "October",
+                                    "content_base64": base64.b64encode(png).decode()})
+    report = outbox.deliver(sessions, app.services.client, ids=[row_id])
+    assert report.sent == [row_id]
+    assert slack.calls_for("files.completeUploadExternal")
