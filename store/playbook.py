@@ -356,6 +356,45 @@ class TierSla(_Section):
 class SlaPolicy(_Section):
     default: Sla = Field(default_factory=Sla)
     tiers: dict[TierName, TierSla] = Field(default_factory=dict)
+    # After a missed accept deadline, how long (business hours) before the lead passes to the
+    # backup owner. None: one more accept period of the partner's tier.
+    backup_grace_hours: Hours | None = None
+
+
+def _cadence(value: Any) -> str:
+    if value not in ("month", "quarter"):
+        raise _problem(f"must be month or quarter (got {_show(value)})")
+    return value
+
+
+class ReviewCadence(_Section):
+    """A recurring review with each partner, announced in the partner's channel with an agenda."""
+
+    key: Slug
+    name: Text
+    every: Annotated[str, BeforeValidator(_cadence)] = "month"
+    days_ahead: Days = 3  # business days before the review's day that the reminder is posted
+    day: Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=28)] = 10  # day of the month (first month of the quarter for quarterly)
+
+
+class Reviews(_Section):
+    cadences: tuple[ReviewCadence, ...] = (
+        ReviewCadence(key="ops", name="Monthly operations review", every="month", day=10),
+        ReviewCadence(key="qbr", name="Quarterly business review", every="quarter", day=15),
+    )
+
+    @field_validator("cadences")
+    @classmethod
+    def _unique_keys(cls, cadences: tuple[ReviewCadence, ...]) -> tuple[ReviewCadence, ...]:
+        _unique(tuple(c.key for c in cadences))
+        return cadences
+
+
+class Digest(_Section):
+    """The monthly digest: posted on the first business day of the month at `time`, playbook zone."""
+
+    channels: tuple[ChannelId, ...] = ()
+    time: ClockTime = time(9, 0)
 
 
 class Conflicts(_Section):
@@ -517,6 +556,8 @@ class Playbook(_Section):
     escalation: Escalation = Field(default_factory=Escalation)
     stages: Annotated[tuple[Stage, ...], AfterValidator(_not_empty)] = DEFAULT_STAGES
     qualification: Qualification = Field(default_factory=Qualification)
+    reviews: Reviews = Field(default_factory=Reviews)
+    digest: Digest = Field(default_factory=Digest)
 
     @field_validator("stages")
     @classmethod
@@ -618,6 +659,11 @@ class Playbook(_Section):
         total = sum(q.weight for q in questions)
         got = sum(q.weight * q.answers.get(answers.get(q.key, ""), 0.0) for q in questions)
         return round(100.0 * got / total, 2) if total else 0.0
+
+    def backup_grace_for(self, tier: str | None) -> float:
+        """Business hours after the accept deadline before a lead passes to its backup owner."""
+        grace = self.sla.backup_grace_hours
+        return grace if grace is not None else self.sla_for(tier).accept_within_hours
 
     def is_admin(self, user_id: str | None) -> bool:
         """Whether this Slack user id is listed under ``admins``."""
