@@ -3,6 +3,7 @@
 like production, against a bare Bolt app's floor.
 
     python benchmarks/bench_decisions.py [--requests 300] [--warmup 30] [--database-url URL]
+                                         [--paced 40] [--paced-gap-ms 200]
 
 What it does, in order:
 
@@ -29,7 +30,9 @@ What it does, in order:
      click opened, with the view id and private_metadata the modal was opened with. partnerbot
      decides before it answers (the transaction: conditional UPDATE, audit, every card re-rendered
      into the outbox) and sends the Slack messages after.
-   Each operation: --warmup unrecorded requests, then --requests recorded ones.
+   Each operation: --warmup unrecorded requests, then --requests recorded ones, back to back.
+   Then a paced pass (partnerbot only, --paced requests per operation on other escalations, one
+   every --paced-gap-ms): answers and results without the queue of earlier requests' work.
 4. Does the same against benchmarks/bare_app.py (Bolt acking; the click also opens a one-field
    modal, the command also answers on the response_url, as partnerbot does after its ack).
 5. Measures the list's own cost in-process: handlers.actions.command.list_for (store.actions
@@ -76,12 +79,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script: make bot/, store/ and benchmarks/ importable
 
-from slack_sdk import WebClient  # noqa: E402
-from sqlalchemy import func, insert, select, text  # noqa: E402
+from slack_sdk import WebClient
+from sqlalchemy import func, insert, select, text
 
-from benchmarks.bench_handoff import (  # noqa: E402
-    FIRST_NAMES,
-    LAST_NAMES,
+from benchmarks.bench_handoff import (
     MANAGERS,
     N_PARTNERS,
     PROBLEMS,
@@ -106,12 +107,12 @@ from benchmarks.bench_handoff import (  # noqa: E402
     wait_http,
     web_argv,
 )
-from bot import simulate as s  # noqa: E402
-from bot.simulate import Answer, SlackSimulator  # noqa: E402
-from bot.slack_standin import SlackStandin, _json  # noqa: E402
-from store.db import make_engine, make_session_factory, normalise_database_url  # noqa: E402
-from store.migrate import upgrade  # noqa: E402
-from store.models import (  # noqa: E402
+from bot import simulate as s
+from bot.simulate import Answer, SlackSimulator
+from bot.slack_standin import SlackStandin, _json
+from store.db import make_engine, make_session_factory, normalise_database_url
+from store.migrate import upgrade
+from store.models import (
     LEAD_REF_OFFSET,
     ActionItem,
     AuditEvent,
@@ -119,7 +120,7 @@ from store.models import (  # noqa: E402
     OutboxMessage,
     PerformanceIssue,
 )
-from store.playbook import Playbook, load_playbook  # noqa: E402
+from store.playbook import Playbook, load_playbook
 
 MANAGER = "U0BENCHMGR"  # approver of the pending escalations; owner of 500 open actions
 MANAGER_OPEN_ACTIONS = 500
@@ -544,11 +545,8 @@ def load_decisions(url: str, data: DecisionData) -> dict[str, int]:
                 for table in ("performance_issues", "actions", "escalations"):
                     conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                       f"(SELECT max(id) FROM {table}))"))
-        if engine.dialect.name == "postgresql":
+        if engine.dialect.name == "postgresql":  # as bench_handoff.load; SQLite gets no statistics, as in production
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("ANALYZE"))
-        else:
-            with engine.begin() as conn:
                 conn.execute(text("ANALYZE"))
         with engine.connect() as conn:
             counts = {name: conn.scalar(select(func.count()).select_from(model.__table__))
@@ -596,12 +594,13 @@ class Run:
     """One app's measured run: clicks, then the list, then the decisions."""
 
     def __init__(self, label: str, url: str, secret: str, standin_root: str, log: StandinLog,
-                 data: DecisionData, cards: dict, warmup: int, requests: int):
+                 targets: list[int], cards: dict, warmup: int, requests: int, gap: float = 0.0):
         self.label, self.secret, self.log = label, secret, log
         self.standin_root = standin_root
         self.sim = SlackSimulator(url, secret, response_url=f"{standin_root}/response/{label}-click")
-        self.data, self.cards = data, cards
-        self.warmup, self.requests = warmup, requests
+        self.targets, self.cards = targets[:warmup + requests], cards
+        self.warmup, self.requests, self.gap = warmup, requests, gap
+        self.list_replies: dict[int, dict] = {}
         self.timings: dict[str, dict[int, float]] = {op: {} for op in OPERATIONS}
         self.sent_at: dict[str, dict[int, float]] = {op: {} for op in OPERATIONS}
         self.after: dict[str, dict[int, float]] = {op: {} for op in OPERATIONS}
@@ -623,6 +622,8 @@ class Run:
             self.failures.append(f"{self.label} {OPERATIONS[op]} #{i}: {problem}")
         elif record:
             self.timings[op][i] = answer.seconds
+        if self.gap:
+            time.sleep(self.gap)  # paced: the work after the answer finishes before the next request
         if len(self.failures) > 20:
             raise RunFailed(f"{self.label}: too many failed requests:\n  " + "\n  ".join(self.failures[:20]))
 
@@ -655,8 +656,7 @@ class Run:
             time.sleep(0.1)
 
     def clicks(self) -> None:
-        n = self.warmup + self.requests
-        targets = self.data.targets[:n]
+        targets = self.targets
 
         def send(i: int) -> Answer:
             eid = targets[i]
@@ -694,14 +694,13 @@ class Run:
                     if c["method"] == "response_url" and str(c.get("key", "")).startswith(prefix)}
 
         self._collect(lambda: len(posted()) >= n, "posting the lists")
-        for i, call in posted().items():
+        self.list_replies = posted()
+        for i, call in self.list_replies.items():
             if i >= self.warmup and i in self.sent_at["list"]:
                 self.after["list"][i] = call["at"] - self.sent_at["list"][i]
-        self.list_replies = posted()
 
     def decisions(self, wait_for_updates: bool) -> None:
-        n = self.warmup + self.requests
-        targets = self.data.targets[:n]
+        targets = self.targets
 
         def send(i: int) -> Answer:
             eid = targets[i]
@@ -762,7 +761,7 @@ def measure_list_in_process(url: str, playbook: Playbook, n: int, warmup: int) -
             t0 = time.perf_counter()
             message = list_for(services, MANAGER, "")
             t1 = time.perf_counter()
-            body = json.dumps(message)
+            json.dumps(message)  # what respond() sends
             t2 = time.perf_counter()
             with sessions() as session:
                 found, count = actions.open_actions(session, playbook=playbook, owner_id=MANAGER)
@@ -788,12 +787,12 @@ def measure_list_in_process(url: str, playbook: Playbook, n: int, warmup: int) -
 
 # =============================================================================== checking
 
-def check_run(url: str, run: Run, data: DecisionData, first_new_outbox: int, clicks_left_pending: int,
+def check_run(url: str, run: Run, spare: list[int], first_new_outbox: int, clicks_left_pending: int,
               timeout: float = 30) -> dict:
-    """After partnerbot's run: the clicks opened modals and changed nothing; the submissions approved;
+    """After a partnerbot run: the clicks opened modals and changed nothing; the submissions approved;
     every card copy was updated and every message sent; the rest is untouched."""
     n = run.warmup + run.requests
-    targets = data.targets[:n]
+    targets = run.targets
     problems: list[str] = []
     missing = [e for e in targets if e not in run.views]
     if missing:
@@ -806,7 +805,7 @@ def check_run(url: str, run: Run, data: DecisionData, first_new_outbox: int, cli
     refusals = [c for c in run.calls if c["method"] == "response_url" and c.get("key") == f"{run.label}-click"]
     if refusals:
         problems.append(f"{len(refusals)} answers to clicks or submissions on the response_url, e.g. {refusals[0]['text']!r}")
-    replies = getattr(run, "list_replies", {})
+    replies = run.list_replies
     expected_heading = f"Your open actions ({MANAGER_OPEN_ACTIONS})"
     bad_lists = [c for c in replies.values() if not c["ok"] or expected_heading not in c["text"] or c["blocks"] != 42]
     if len(replies) != n or bad_lists:
@@ -836,7 +835,7 @@ def check_run(url: str, run: Run, data: DecisionData, first_new_outbox: int, cli
                 AuditEvent.action == "escalation.approved", AuditEvent.actor_id == MANAGER,
                 AuditEvent.object_type == "escalation", AuditEvent.object_id.in_(targets)))
             spare_pending = conn.scalar(select(func.count()).select_from(Escalation).where(
-                Escalation.id.in_(data.spare), Escalation.status == "pending"))
+                Escalation.id.in_(spare), Escalation.status == "pending"))
             by_status = dict(conn.execute(select(OutboxMessage.status, func.count()).where(
                 OutboxMessage.id >= first_new_outbox).group_by(OutboxMessage.status)).all())
             by_kind = {f"{m} {k}": c for m, k, c in conn.execute(
@@ -852,13 +851,14 @@ def check_run(url: str, run: Run, data: DecisionData, first_new_outbox: int, cli
         problems.append(f"{n} decide submissions approved {len(approved)} escalations (with {MANAGER} and the note)")
     if audited != n:
         problems.append(f"{n} approvals, {audited} escalation.approved audit events")
-    if spare_pending != len(data.spare):
-        problems.append(f"{len(data.spare) - spare_pending} escalations nobody touched are no longer pending")
+    if spare_pending != len(spare):
+        problems.append(f"{len(spare) - spare_pending} escalations nobody touched are no longer pending")
     if set(by_status) - {"sent"}:
         problems.append(f"Slack messages not all sent: {by_status}; e.g. {[tuple(e) for e in errors]}")
     copies = defaultdict(int)
+    chosen = set(targets)
     for (eid, kind, _audience) in run.cards:
-        if eid in set(targets):
+        if eid in chosen:
             copies[kind] += 1
     for kind, count in copies.items():
         if by_kind.get(f"chat.update {kind}", 0) != count:
@@ -873,6 +873,15 @@ def check_run(url: str, run: Run, data: DecisionData, first_new_outbox: int, cli
         "untouched_still_pending": spare_pending, "outbox_by_status": by_status, "outbox_by_kind": by_kind,
         "problems": problems,
     }
+
+
+def next_outbox_id(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return (conn.scalar(select(func.max(OutboxMessage.id))) or 0) + 1
+    finally:
+        engine.dispose()
 
 
 def pending_count(url: str, ids: list[int]) -> int:
@@ -900,8 +909,20 @@ def compare(results: dict[str, dict[str, dict]]) -> list[dict]:
     return rows
 
 
+def print_paced(answer: dict[str, dict], after: dict[str, dict], gap_ms: float) -> None:
+    print(f"\npaced partnerbot (one request every {gap_ms:.0f} ms: nothing left over from the previous one), ms:")
+    print(f"{'':36} {'answer p50/p99 (mean)':>24} {'':4}{'result seen p50/p99 (mean)':<30}")
+    for op, label in OPERATIONS.items():
+        a, r = answer.get(op) or {}, after.get(op) or {}
+        if not a.get("n"):
+            continue
+        seen = f"{r['p50_ms']:7.1f} /{r['p99_ms']:7.1f} ({r['mean_ms']:6.1f})  {AFTER[op]}" if r.get("n") else "-"
+        print(f"{label:36} {a['p50_ms']:7.1f} /{a['p99_ms']:7.1f} ({a['mean_ms']:6.1f})    {seen}")
+
+
 def print_after(after: dict[str, dict[str, dict]]) -> None:
-    print("\nafter the answer: request sent -> the stand-in saw the result (ms; same monotonic clock, informative):")
+    print("\nafter the answer, back to back: request sent -> the stand-in saw the result (ms; the same monotonic "
+          "clock;\nwith requests back to back this includes the queue of earlier requests' work):")
     print(f"{'':36} {'partnerbot p50/p99 (mean)':>26} {'bare p50/p99 (mean)':>24}")
     for op, label in AFTER.items():
         pb, bare = after["partnerbot"].get(op) or {}, after["bare"].get(op) or {}
@@ -935,9 +956,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--playbook", default=str(ROOT / "playbook.example.yml"), help="PLAYBOOK_PATH for the app")
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument("--output", default=str(ROOT / "bench-results" / "decisions.json"))
+    parser.add_argument("--paced", type=int, default=40,
+                        help="then, partnerbot only: this many more requests per operation, paced (0: none)")
+    parser.add_argument("--paced-gap-ms", type=float, default=200.0,
+                        help="the pause after each paced request, so the work after an answer finishes first")
     opts = parser.parse_args(argv)
-    if opts.requests < 1 or opts.warmup < 0:
-        parser.error("--requests must be >= 1 and --warmup >= 0")
+    if opts.requests < 1 or opts.warmup < 0 or opts.paced < 0:
+        parser.error("--requests must be >= 1, --warmup and --paced >= 0")
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -952,6 +977,7 @@ def main(argv: list[str] | None = None) -> int:
         db_kind = "postgresql" if normalise_database_url(database_url).startswith("postgresql") else "sqlite"
         playbook = load_playbook(opts.playbook)
         n_flow = opts.warmup + opts.requests
+        n_paced = opts.paced
         secret = secrets.token_hex(16)
 
         standin_port = free_port()
@@ -975,7 +1001,8 @@ def main(argv: list[str] | None = None) -> int:
         rng = random.Random(opts.seed)
         now = dt.datetime.now(dt.UTC)
         base = build_dataset(rng, now, playbook, 0)
-        data = build_decisions(rng, now, playbook, base, n_flow)
+        data = build_decisions(rng, now, playbook, base, n_flow + n_paced)
+        main_targets, paced_targets = data.targets[:n_flow], data.targets[n_flow:]
         cards = seed_cards(api_url, card_jobs(data, playbook))
         lead_outbox = outbox_rows(base, {})
         outbox = lead_outbox + decision_outbox(data, playbook, cards, len(lead_outbox) + 1)
@@ -1006,7 +1033,7 @@ def main(argv: list[str] | None = None) -> int:
         after: dict[str, dict[str, dict]] = {}
         commands: dict[str, str] = {}
         log_issues: dict[str, list[str]] = {}
-        verification: dict = {}
+        verification: dict[str, dict] = {}
         for label, spec in (("partnerbot", "bot.web:application()"), ("bare", "benchmarks.bare_app:application()")):
             port = free_port()
             argv_ = web_argv(spec, port)
@@ -1015,38 +1042,39 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label}: {commands[label]}", flush=True)
             server = processes.start(label, argv_, env=env, log_path=log_path)
             wait_http(f"http://127.0.0.1:{port}/healthz", server, log_path)
-            engine = make_engine(database_url)
-            try:
-                with engine.connect() as conn:
-                    first_new_outbox = (conn.scalar(select(func.max(OutboxMessage.id))) or 0) + 1
-            finally:
-                engine.dispose()
-            run = Run(label, f"http://127.0.0.1:{port}/slack/events", secret, standin_root, log, data, cards,
-                      opts.warmup, opts.requests)
-            try:
-                run.clicks()
-                left_pending = pending_count(database_url, data.targets[:n_flow]) if label == "partnerbot" else n_flow
-                run.lists()
-                run.decisions(wait_for_updates=label == "partnerbot")
-            finally:
-                run.close()
-            failures += run.failures
-            results[label] = {op: summarize(list(run.timings[op].values())) if run.timings[op] else {"n": 0}
-                              for op in OPERATIONS}
-            after[label] = {op: summarize(list(run.after[op].values())) if run.after[op] else {"n": 0}
-                            for op in OPERATIONS}
-            if label == "partnerbot":
-                verification = check_run(database_url, run, data, first_new_outbox, left_pending)
-                failures += [f"check: {p}" for p in verification["problems"]]
-                print(f"  checked: {verification['decide_modals_opened']} decide modals opened (clicks left "
-                      f"{verification['left_pending_by_clicks']} pending), {verification['lists_posted']} lists posted, "
-                      f"{verification['escalations_approved']} approved; outbox {verification['outbox_by_status']}",
-                      flush=True)
-            else:
-                bad = [c for c in run.calls if not c["ok"]]
-                if bad:
-                    failures.append(f"bare: the stand-in refused {len(bad)} calls, e.g. {bad[0]}")
-                time.sleep(0.3)
+            url = f"http://127.0.0.1:{port}/slack/events"
+            passes = [(label, main_targets, opts.warmup, opts.requests, 0.0)]
+            if label == "partnerbot" and opts.paced:
+                passes.append(("paced", paced_targets, 0, opts.paced, opts.paced_gap_ms / 1000))
+            for name, targets, warmup, requests, gap in passes:
+                if gap:
+                    print(f"  paced pass: partnerbot, one request every {opts.paced_gap_ms:.0f} ms", flush=True)
+                first_new_outbox = next_outbox_id(database_url)
+                run = Run(name, url, secret, standin_root, log, targets, cards, warmup, requests, gap)
+                try:
+                    run.clicks()
+                    left_pending = pending_count(database_url, run.targets) if label == "partnerbot" else len(run.targets)
+                    run.lists()
+                    run.decisions(wait_for_updates=label == "partnerbot")
+                finally:
+                    run.close()
+                failures += run.failures
+                results[name] = {op: summarize(list(run.timings[op].values())) if run.timings[op] else {"n": 0}
+                                 for op in OPERATIONS}
+                after[name] = {op: summarize(list(run.after[op].values())) if run.after[op] else {"n": 0}
+                               for op in OPERATIONS}
+                if label == "partnerbot":
+                    checked = check_run(database_url, run, data.spare, first_new_outbox, left_pending)
+                    verification[name] = checked
+                    failures += [f"check ({name}): {p}" for p in checked["problems"]]
+                    print(f"  checked: {checked['decide_modals_opened']} decide modals opened (the clicks left "
+                          f"{checked['left_pending_by_clicks']} pending), {checked['lists_posted']} lists posted, "
+                          f"{checked['escalations_approved']} approved; outbox {checked['outbox_by_status']}", flush=True)
+                else:
+                    bad = [c for c in run.calls if not c["ok"]]
+                    if bad:
+                        failures.append(f"bare: the stand-in refused {len(bad)} calls, e.g. {bad[0]}")
+                    time.sleep(0.3)
             processes.stop(server)
             log_issues[label] = log_problems(log_path)
             if log_issues[label]:
@@ -1058,19 +1086,24 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print_table(rows)
         print("(bare floors: " + "; ".join(f"{OPERATIONS[k]} vs {v}" for k, v in BARE_FLOOR.items()) + ")")
+        if "paced" in results:
+            print_paced(results["paced"], after["paced"], opts.paced_gap_ms)
         print_after(after)
         print_in_process(in_process)
         total = time.monotonic() - run_started
         report = {
             "benchmark": "decisions", "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "database": db_kind, "requests_per_operation": opts.requests, "warmup_per_operation": opts.warmup,
-            "data": counts | {"manager": MANAGER, "click_and_decide_targets": len(data.targets),
+            "data": counts | {"manager": MANAGER, "click_and_decide_targets": len(main_targets),
+                              "paced_targets": len(paced_targets),
                               "untouched_pending": len(data.spare), "seeded_standin_cards": len(cards)},
             "gunicorn": commands, "playbook": opts.playbook,
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
             "target": {"max_ratio": TARGET_RATIO, "max_p99_ms": TARGET_P99_MS,
                        "rule": "ratio_p50 <= max_ratio and ratio_p99 <= max_ratio and partnerbot p99 <= max_p99_ms"},
-            "results": rows, "after_answer": after, "list_in_process": in_process, "verification": verification,
+            "results": rows, "paced": {"gap_ms": opts.paced_gap_ms, "answer": results.get("paced"),
+                                       "after_answer": after.get("paced")},
+            "after_answer": {k: v for k, v in after.items() if k != "paced"}, "list_in_process": in_process, "verification": verification,
             "server_log_issues": {k: v[:20] for k, v in log_issues.items()}, "failures": failures,
             "seconds": {"generate_and_seed": round(t_gen, 1), "migrate_and_load": round(t_load, 1),
                         "total": round(total, 1)},

@@ -49,12 +49,6 @@ def stage_metadata(lead_id: int, from_stage: str, to_stage: str | None) -> str:
     return json.dumps({"lead_id": lead_id, "from": from_stage, "to": to_stage}, separators=(",", ":"))
 
 
-def read_metadata(text: str | None) -> dict[str, Any]:
-    try:
-        data = json.loads(text or "{}")
-    except ValueError:
-        data = {}
-    return data if isinstance(data, dict) else {}
 
 
 def _stage_option(stage) -> Option:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from slack_sdk.models.blocks import InputBlock, PlainTextObject
 
 
@@ -43,3 +46,19 @@ def read_state(values: dict) -> dict[str, object]:
             else:
                 form[block_id] = element.get("value")
     return form
+
+
+def read_metadata(view_or_text: dict | str | None) -> dict[str, Any]:
+    """A modal's private_metadata as a dict: {} if it is missing or not the JSON we wrote."""
+    text = view_or_text.get("private_metadata") if isinstance(view_or_text, dict) else view_or_text
+    try:
+        data = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def metadata_id(view: dict, key: str) -> int:
+    """A positive id from private_metadata, or 0 (which no row has, so the store says NotFound)."""
+    value = read_metadata(view).get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

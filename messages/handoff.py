@@ -276,7 +276,8 @@ def _buttons(view: LeadView) -> list[dict]:
     value = str(view.id)
     if view.stage == "handed_off":
         return [b.button("Accept", Ids.ACCEPT, value, style="primary"),
-                b.button("Decline", Ids.DECLINE, value, style="danger")]
+                b.button("Decline", Ids.DECLINE, value, style="danger"),
+                b.button("Escalate", EscalationIds.OPEN, f"lead:{view.id}")]
     buttons = []
     if view.stage == "accepted" and not view.first_outreach_at:
         buttons.append(b.button("Log first outreach", Ids.LOG_OUTREACH, value, style="primary"))

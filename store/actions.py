@@ -230,12 +230,16 @@ def check_can_act(session: Session, *, action_id: int, user_id: str, playbook: P
 
 def _change(session: Session, action: ActionItem, playbook: Playbook, **values) -> None:
     """The conditional UPDATE: only an open action changes; a lost race says what happened."""
+    checked_owner = action.owner_id
     won = session.execute(
-        update(ActionItem).where(ActionItem.id == action.id, ActionItem.status == "open")
+        update(ActionItem).where(ActionItem.id == action.id, ActionItem.status == "open",
+                                 ActionItem.owner_id == checked_owner)
         .values(**values).execution_options(synchronize_session=False)
     ).rowcount
     session.refresh(action)
     if won != 1:
+        if action.status == "open" and action.owner_id != checked_owner:
+            raise AlreadyDone(f"{action.ref} was just reassigned to <@{action.owner_id}>; nothing changed.")
         raise AlreadyDone(_already(action, playbook.tz))
 
 

@@ -195,6 +195,10 @@ def change_stage(
         values.update(closed_at=now, closed_amount=move.amount)
     if move.target.key == "closed_lost":
         values.update(closed_at=now, close_reason=move.reason)
+    if lead.first_outreach_at is None and move.target.key != "accepted":
+        # Moving the deal on means the customer was reached: record it, or the first-outreach
+        # clock would count as missed forever.
+        values.update(first_outreach_at=now, first_outreach_logged_by=user_id)
 
     before = _deal_snapshot(lead)
     won = session.execute(

@@ -144,7 +144,8 @@ def parse_link(value: str | None) -> Link:
     return Link()
 
 
-REF_RE = re.compile(r"\s*([LlAa])-?(\d{1,12})\b\s*(.*)", re.S)
+# A reference is L-/A- with its dash, or four or more digits (L1001): "L2 support is down" is text.
+REF_RE = re.compile(r"\s*([LlAa])(?:-(\d{1,12})|(\d{4,12}))\b\s*(.*)", re.S)
 
 
 def parse_ref(text: str) -> tuple[Link, str] | None:
@@ -152,13 +153,14 @@ def parse_ref(text: str) -> tuple[Link, str] | None:
     match = REF_RE.fullmatch(text or "")
     if not match:
         return None
-    number = int(match.group(2)) - LEAD_REF_OFFSET
+    digits = match.group(2) or match.group(3)
+    number = int(digits) - LEAD_REF_OFFSET
     letter = match.group(1).upper()
-    ref = f"{letter}-{match.group(2)}"
+    ref = f"{letter}-{digits}"
     if number <= 0:
         raise NotFound(f"There is no {'lead' if letter == 'L' else 'action'} {ref}.")
     link = Link(lead_id=number) if letter == "L" else Link(action_id=number)
-    return link, match.group(3).strip()
+    return link, match.group(4).strip()
 
 
 @dataclass(frozen=True)

@@ -224,7 +224,7 @@ class OutboxMessage(Base):
     subject_id: Mapped[int | None] = mapped_column(Integer)
     audience: Mapped[str | None] = mapped_column(String(20))  # who the card is for (owner, channel…)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    update_of_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))  # for chat.update rows
+    update_of_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), index=True)  # for chat.update rows
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

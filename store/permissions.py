@@ -45,5 +45,8 @@ def require_action_owner(action, user_id: str, *, doing: str, playbook: Playbook
 
 def require_approver(escalation, user_id: str, *, playbook: Playbook, level_name: str) -> None:
     """Only the current level's approvers and the playbook's admins decide."""
+    if user_id == escalation.requester_id and user_id in (escalation.approver_ids or ()) and not playbook.is_admin(user_id):
+        others = [u for u in escalation.approver_ids or () if u != user_id]
+        raise NotAllowed(f"You raised {escalation.ref}, so you can't decide it — {_names(others)} can.")
     require_one_of(user_id, escalation.approver_ids or (), playbook=playbook,
                    doing=f"decide {escalation.ref}", why=f"it is with {level_name} now", admins_too=True)

@@ -577,3 +577,30 @@ def test_outbox_rows_of_a_move_are_all_sent(simulator, slack, sessions, make_par
         kinds = session.scalars(select(OutboxMessage.kind).where(OutboxMessage.kind.in_(
             ["stage_notice", "debrief_request"])).order_by(OutboxMessage.id)).all()
     assert sorted(kinds) == ["debrief_request", "debrief_request", "stage_notice", "stage_notice"]
+
+
+def test_moving_on_from_accepted_records_the_first_outreach(sessions, playbook, make_partner):
+    """A deal moved past `accepted` without pressing Log first outreach still gets its outreach time,
+    or the first-outreach clock would count as missed forever."""
+    import datetime as dt
+
+    from store import handoffs
+    from store import deals as deal_ops
+    from store.db import transaction
+
+    partner_id = make_partner()
+    monday = dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.UTC)
+    draft = handoffs.validate_draft({"partner": str(partner_id), "direction": "to_partner", "company": "Acme",
+                                     "problem": "p", "next_steps": "n", "primary_owner": OMAR}, playbook=playbook)
+    with transaction(sessions) as session:
+        lead = handoffs.create_handoff(session, draft=draft, sender_id=RIYA, playbook=playbook, now=monday).lead
+        lead_id = lead.id
+    with transaction(sessions) as session:
+        handoffs.accept_lead(session, lead_id=lead_id, user_id=OMAR, playbook=playbook, now=monday)
+    moved = monday + dt.timedelta(hours=2)
+    with transaction(sessions) as session:
+        deal_ops.change_stage(session, lead_id=lead_id, user_id=OMAR, to_stage="contacted", playbook=playbook,
+                              from_stage="accepted", now=moved)
+    with sessions() as session:
+        lead = session.get(Lead, lead_id)
+        assert (lead.stage, lead.first_outreach_at, lead.first_outreach_logged_by) == ("contacted", moved, OMAR)

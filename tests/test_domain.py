@@ -149,7 +149,8 @@ def _texts(card) -> list[str]:
 
 def test_card_waiting_for_the_owner_has_accept_and_decline():
     card = lead_card(_view(), audience="owner")
-    assert _actions(card) == [("lead_accept", "Accept", "7"), ("lead_decline", "Decline", "7")]
+    assert _actions(card) == [("lead_accept", "Accept", "7"), ("lead_decline", "Decline", "7"),
+                              ("escalate_open", "Escalate", "lead:7")]
     header = card["blocks"][0]
     assert (header["type"], header["text"]["type"], header["text"]["text"]) == ("header", "plain_text", "L-1007 · Acme Corp")
     assert "Accept by" in json.dumps(card["blocks"])

@@ -574,3 +574,24 @@ def test_every_piece_of_user_text_is_escaped(simulator, slack, sessions, app):
     assert "&lt;!channel&gt; &amp; &lt;@U0BOSS&gt;" in json.dumps(dan_card.args["blocks"])
     final = json.dumps([c.args["blocks"] for c in slack.calls_for("chat.update")])
     assert "&lt;!everyone&gt; ok" in final
+
+
+def test_an_approver_cannot_decide_their_own_request(simulator, slack, sessions):
+    # Mia is in the level-1 group; she raises a discount herself and tries to approve it.
+    _raise(simulator, slack, user_id=MIA, wait=3)
+    simulator.click("escalation_approve", "1:0", user_id=MIA)
+    reply = slack.wait_for("response_url")[0].args
+    assert reply["text"] == f"You raised E-1001, so you can't decide it — <@{NOAH}> can."
+    assert slack.calls_for("views.open") == []
+    assert f"You raised E-1001" in _errors(_decide(simulator, MIA, note="fine by me"))["note"]
+    assert _esc(sessions).status == "pending"
+    # Noah, the other approver, still can
+    assert _decide(simulator, NOAH, note="ok").body == ""
+    assert (_esc(sessions).status, _esc(sessions).decided_by) == ("approved", NOAH)
+
+
+def test_free_text_that_merely_starts_like_a_reference_opens_the_form(simulator, slack):
+    simulator.command("/escalate", "L2 support is down at Acme", user_id=RIYA)
+    view = slack.wait_for("views.open")[0].args["view"]
+    about = next(b for b in view["blocks"] if b.get("block_id") == "about")
+    assert about["element"]["initial_value"] == "L2 support is down at Acme"

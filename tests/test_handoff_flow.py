@@ -71,7 +71,7 @@ def test_submission_saves_lead_handoff_and_audit_and_sends_cards(simulator, slac
     eventually(lambda: sent() == 3)
     card = by_channel[OMAR]
     buttons = [e for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert [b["text"]["text"] for b in buttons] == ["Accept", "Decline"]
+    assert [b["text"]["text"] for b in buttons] == ["Accept", "Decline", "Escalate"]
     card_text = json.dumps(card["blocks"])
     assert "L-1001" in card_text and "Accept by" in card_text and "<!date^" in card_text
     assert "ada@acme.com" in card_text

@@ -3,9 +3,8 @@ Each validates and saves before ack, so nothing typed is lost; problems come bac
 
 from __future__ import annotations
 
-import json
 
-from messages.fields import read_state
+from messages.fields import metadata_id, read_state
 from messages.text import inline_text
 from messages import actions as views
 from messages.ids import Action as Ids
@@ -36,7 +35,7 @@ def _decision(block: str, operation):
     """A modal that decides on one action; a refusal or a lost race is shown inline on `block`."""
     def listener(ack, body, view, context) -> None:
         services = context["services"]
-        action_id = int(json.loads(view.get("private_metadata") or "{}").get("action_id", 0))
+        action_id = metadata_id(view, "action_id")
         form = read_state(view["state"]["values"])
         try:
             with services.transaction() as session:

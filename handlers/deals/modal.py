@@ -3,13 +3,12 @@ validates and saves before the answer, so nothing typed is lost. And the debrief
 
 from __future__ import annotations
 
-import json
 
 from slack_sdk.errors import SlackApiError
 
 from messages.text import inline_text
 from messages import deals as views
-from messages.fields import read_state
+from messages.fields import metadata_id, read_metadata, read_state
 from messages.ids import Deal as Ids
 from store import deals, handoffs
 from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
@@ -19,7 +18,7 @@ def stage_picked(ack, body, action, client, context) -> None:
     ack()
     services = context["services"]
     modal = body["view"]
-    meta = views.read_metadata(modal.get("private_metadata"))
+    meta = read_metadata(modal.get("private_metadata"))
     picked = (action.get("selected_option") or {}).get("value")
 
     def work() -> None:
@@ -42,7 +41,7 @@ def stage_picked(ack, body, action, client, context) -> None:
 
 def submit_stage(ack, body, view, context) -> None:
     services = context["services"]
-    meta = views.read_metadata(view.get("private_metadata"))
+    meta = read_metadata(view.get("private_metadata"))
     form = views.stage_form(view["state"]["values"])
     if form["to_stage"] != meta.get("to"):
         ack(response_action="errors", errors={Ids.STAGE: "Choose the stage again so its checklist shows, then save."})
@@ -63,7 +62,7 @@ def submit_stage(ack, body, view, context) -> None:
 
 def submit_debrief(ack, body, view, context) -> None:
     services = context["services"]
-    lead_id = int(json.loads(view.get("private_metadata") or "{}").get("lead_id", 0))
+    lead_id = metadata_id(view, "lead_id")
     form = read_state(view["state"]["values"])
     try:
         with services.transaction() as session:

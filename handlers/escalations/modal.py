@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 
+from messages.fields import read_metadata
 from messages.text import inline_text
 from messages.fields import read_state
 from messages.ids import Escalation as Ids
@@ -12,11 +12,7 @@ from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
 
 
 def _metadata(view) -> dict:
-    try:
-        data = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_metadata(view)
 
 
 def _number(value) -> int | None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 
 from messages.text import inline_text
 from messages import handoff as views
-from messages.fields import read_state
+from messages.fields import metadata_id, read_state
 from messages.ids import Handoff as Ids
 from store import handoffs, partners
 from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
@@ -36,7 +35,7 @@ def submit(ack, body, view, context) -> None:
 
 def submit_decline(ack, body, view, context) -> None:
     services = context["services"]
-    lead_id = int(json.loads(view.get("private_metadata") or "{}").get("lead_id", 0))
+    lead_id = metadata_id(view, "lead_id")
     reason = read_state(view["state"]["values"]).get(Ids.REASON) or ""
     try:
         with services.transaction() as session:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 
 from messages import issues as views
-from messages.fields import read_state
+from messages.fields import metadata_id, read_state
 from store import issues
 from store.errors import ValidationFailed
 
@@ -26,7 +25,7 @@ def issues_list(rest, command, client, respond, services) -> None:
 
 def submit(ack, body, view, context) -> None:
     services = context["services"]
-    partner_id = int(json.loads(view.get("private_metadata") or "{}").get("partner_id", 0))
+    partner_id = metadata_id(view, "partner_id")
     try:
         draft = issues.validate_issue(read_state(view["state"]["values"]))
         with services.transaction() as session:

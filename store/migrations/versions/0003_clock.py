@@ -1,4 +1,4 @@
-"""clock: slack user cache, SLA transitions
+"""clock: slack user cache, SLA transitions, index for card edits
 
 Revision ID: 0003
 Revises: 0002
@@ -23,6 +23,9 @@ def upgrade() -> None:
     sa.Column('fetched_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('user_id', name=op.f('pk_slack_users'))
     )
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_update_of_id'), ['update_of_id'], unique=False)
+
     with op.batch_alter_table('leads', schema=None) as batch_op:
         batch_op.add_column(sa.Column('passed_to_backup_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('sla_escalated_at', sa.DateTime(timezone=True), nullable=True))
@@ -37,4 +40,6 @@ def downgrade() -> None:
         batch_op.drop_column('passed_to_backup_at')
 
     op.drop_table('slack_users')
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_update_of_id'))
     # ### end Alembic commands ###
