@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from bot import simulate as s
 from store import actions, issues
 from store.models import ActionItem, AuditEvent, OutboxMessage, utcnow
-from tests.conftest import BEA, MIA, NOAH, OMAR, RIYA, STAN
+from tests.conftest import BEA, MIA, NOAH, OMAR, RIYA, STAN, eventually
 from tests.helpers import handoff_form
 
 NY = ZoneInfo("America/New_York")  # the test playbook's time zone
@@ -620,3 +620,19 @@ def test_action_help(simulator, slack):
     simulator.command("/action", "help", user_id=OMAR)
     text = slack.wait_for("response_url")[0].args["text"]
     assert "`/action list @person`" in text and "America/New_York" in text and "Snooze" in text
+
+
+# --- who may act: the creator and admins too (store/permissions.require_action_owner) ------------
+
+def test_the_creator_may_snooze_and_an_admin_may_reassign(simulator, slack, sessions, app):
+    from store.playbook import parse_playbook
+    from tests.conftest import TEST_PLAYBOOK
+
+    app.services.playbook = parse_playbook(TEST_PLAYBOOK + f"admins: [{NOAH}]\n")
+    _create(simulator, slack)  # Riya creates it for Omar
+    _select(simulator, "action_snooze", "1:1w", user_id=RIYA)
+    eventually(lambda: _action(sessions).snoozed_until is not None)
+    answer = simulator.submit("action_reassign_submit", {"values": {"owner": {"value": s.user(BEA)}}},
+                              user_id=NOAH, private_metadata=json.dumps({"action_id": 1}))
+    assert answer.body == ""
+    assert _action(sessions).owner_id == BEA
