@@ -242,7 +242,8 @@ def status_line(view: LeadView) -> str | None:
 
 
 def lead_card(view: LeadView, *, audience: str = "owner") -> dict[str, Any]:
-    """The lead card. `owner`: with the buttons that fit the stage. `channel`: a notice, no buttons."""
+    """The lead card. `owner`: with the buttons that fit the stage. `channel`: a notice, no buttons.
+    `former`: the copy of someone the lead passed away from — no buttons, and where it went."""
     verb = "handed" if view.direction == "to_partner" else "brought"
     title = f"{view.ref} · {view.company}"
     intro = (f"{user(view.sender_id)} {verb} you a lead" if audience == "owner"
@@ -257,6 +258,8 @@ def lead_card(view: LeadView, *, audience: str = "owner") -> dict[str, Any]:
     line = status_line(view)
     if line:
         blocks.append(b.section(line))
+    if audience == "former":
+        blocks.append(b.context(f":arrow_right: This lead passed to {user(view.primary_owner_id)}; nothing more to do here."))
     if audience == "owner":
         buttons = _buttons(view)
         if buttons:

@@ -315,6 +315,11 @@ class RaiseResult:
     outbox_ids: list[int] = field(default_factory=list)
 
 
+def _is_person(user_id: str | None) -> bool:
+    """A Slack user to write to — not the clock ("system:clock"), which raises SLA breaches itself."""
+    return bool(user_id) and not user_id.startswith("system:")
+
+
 def raise_escalation(session: Session, *, draft: EscalationDraft, requester_id: str, playbook: Playbook,
                      approvers: Sequence[str] | Resolver, now: dt.datetime | None = None) -> RaiseResult:
     """Save the escalation at level 1 and send its cards. `approvers`: level 1's resolved ids, or a Resolver."""
@@ -346,9 +351,10 @@ def raise_escalation(session: Session, *, draft: EscalationDraft, requester_id: 
                         **escalation.snapshot()})
     view = escalation_view(session, escalation, playbook)
     rows = _post_level_cards(session, escalation, view, playbook)
-    rows.append(outbox.post(session, channel=requester_id, message=views.requester_card(view),
-                            kind="escalation_requester", subject=("escalation", escalation.id),
-                            audience=requester_id, key=_key(escalation, requester_id)))
+    if _is_person(requester_id):  # the clock raises SLA breaches itself: nobody to send a card to
+        rows.append(outbox.post(session, channel=requester_id, message=views.requester_card(view),
+                                kind="escalation_requester", subject=("escalation", escalation.id),
+                                audience=requester_id, key=_key(escalation, requester_id)))
     session.flush()
     return RaiseResult(escalation=escalation, outbox_ids=[r.id for r in rows])
 
@@ -424,7 +430,7 @@ def decide(session: Session, *, escalation_id: int, level: int, user_id: str, de
     view = escalation_view(session, escalation, playbook)
     rows = refresh_cards(session, view)
     for person in dict.fromkeys((escalation.requester_id, *view.link_owners)):
-        if person and person != user_id:
+        if _is_person(person) and person != user_id:
             rows.append(outbox.post(session, channel=person, message=views.decided_notice(view),
                                     kind="escalation_decided", subject=("escalation", escalation.id), audience=person))
     session.flush()
@@ -484,9 +490,10 @@ def climb(session: Session, *, escalation_id: int, playbook: Playbook, resolve_a
                      object_id=escalation.id, before=before, after=escalation.snapshot(), at=now)
         view = escalation_view(session, escalation, playbook)
         rows = refresh_cards(session, view)
-        rows.append(outbox.post(session, channel=escalation.requester_id, message=views.expired_notice(view),
-                                kind="escalation_expired", subject=("escalation", escalation.id),
-                                audience=escalation.requester_id))
+        if _is_person(escalation.requester_id):
+            rows.append(outbox.post(session, channel=escalation.requester_id, message=views.expired_notice(view),
+                                    kind="escalation_expired", subject=("escalation", escalation.id),
+                                    audience=escalation.requester_id))
         session.flush()
         return [r.id for r in rows]
 
@@ -509,9 +516,10 @@ def climb(session: Session, *, escalation_id: int, playbook: Playbook, resolve_a
     view = escalation_view(session, escalation, playbook)
     rows = refresh_cards(session, view)
     rows += _post_level_cards(session, escalation, view, playbook)
-    rows.append(outbox.post(session, channel=escalation.requester_id, message=views.moved_notice(view, view.moves[-1]),
-                            kind="escalation_moved", subject=("escalation", escalation.id),
-                            audience=escalation.requester_id))
+    if _is_person(escalation.requester_id):
+        rows.append(outbox.post(session, channel=escalation.requester_id,
+                                message=views.moved_notice(view, view.moves[-1]), kind="escalation_moved",
+                                subject=("escalation", escalation.id), audience=escalation.requester_id))
     session.flush()
     return [r.id for r in rows]
 

@@ -340,7 +340,14 @@ def refresh_cards(session: Session, lead: Lead, playbook: Playbook, *, view: vie
 
 def refresh_cards_of_views(session: Session, lead_views_: list[views.LeadView]) -> list:
     def render_for(view: views.LeadView):
-        return lambda row: views.lead_card(view, audience="channel" if row.kind == "lead_notice" else "owner")
+        def render(row) -> dict:
+            if row.kind == "lead_notice":
+                return views.lead_card(view, audience="channel")
+            # a copy sent to someone who no longer owns the lead (it passed to the backup) keeps no buttons
+            owners = (view.primary_owner_id, view.backup_owner_id)
+            return views.lead_card(view, audience="owner" if row.audience in owners or row.audience is None else "former")
+
+        return render
 
     return outbox.refresh_many(session, [(("lead", v.id), render_for(v)) for v in lead_views_],
                                kinds=("lead_card", "lead_notice"))

@@ -1,0 +1,101 @@
+"""What the clock says to people: reminders and SLA notices. Pure functions; prose in Jinja2 templates
+(messages/templates/reminder_*.md.j2) with user text escaped by the `mrkdwn` filter and every time
+shown through messages.text.when. Reminders carry the buttons of the card they are about (taken
+from the card's own builder), so the reader can act from the reminder itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from messages import blocks as b
+from messages.actions import ActionView, action_card, due_text
+from messages.handoff import LeadView, lead_card
+from messages.prose import render
+from messages.text import escape, truncate, when
+
+ACTION_KINDS = ("due_soon", "due_today", "overdue")
+
+
+def _card_buttons(card: dict[str, Any]) -> list[dict]:
+    """The actions block of a card built by its own builder (the same buttons, the same ids)."""
+    return [block for block in card.get("blocks", []) if block.get("type") == "actions"]
+
+
+def _message(text: str, summary: str, buttons: list[dict] | None = None) -> dict[str, Any]:
+    return {"text": truncate(summary, 3000), "blocks": [b.section(truncate(text, 3000)), *(buttons or [])]}
+
+
+# --- leads --------------------------------------------------------------------------------------
+
+def accept_reminder(view: LeadView, *, next_at: dt.datetime, backup_id: str | None) -> dict[str, Any]:
+    """To the owner of a lead not accepted by its deadline, with the card's Accept / Decline."""
+    text = render("reminder_accept.md.j2", ref=view.ref, company=view.company, due=when(view.accept_by, view.zone),
+                  next_at=when(next_at, view.zone), backup_id=backup_id)
+    return _message(text, f"{view.ref} · {escape(view.company)} is waiting for you to accept",
+                    _card_buttons(lead_card(view, audience="owner")))
+
+
+def passed_card(view: LeadView, *, missed: dt.datetime, at: dt.datetime) -> dict[str, Any]:
+    """The first owner's copy of the card once the lead passed on: no buttons, and why it moved."""
+    card = lead_card(view, audience="channel")
+    line = render("reminder_passed_card.md.j2", due=when(missed, view.zone), new_owner_id=view.primary_owner_id,
+                  at=when(at, view.zone))
+    return {"text": truncate(f"{view.ref} · {escape(view.company)} — passed to the backup owner", 3000),
+            "blocks": [*card["blocks"][:49], b.section(line)][:50]}
+
+
+def passed_owner_notice(view: LeadView, *, missed: dt.datetime) -> dict[str, Any]:
+    text = render("reminder_passed_owner.md.j2", ref=view.ref, company=view.company, partner=view.partner,
+                  due=when(missed, view.zone), new_owner_id=view.primary_owner_id)
+    return _message(text, f"{view.ref} passed to the backup owner")
+
+
+def passed_sender_notice(view: LeadView, *, from_owner_id: str, missed: dt.datetime) -> dict[str, Any]:
+    text = render("reminder_passed_sender.md.j2", ref=view.ref, company=view.company, partner=view.partner,
+                  due=when(missed, view.zone), old_owner_id=from_owner_id, new_owner_id=view.primary_owner_id,
+                  accept_by=when(view.accept_by, view.zone))
+    return _message(text, f"{view.ref} passed to the backup owner")
+
+
+def outreach_reminder(view: LeadView, *, next_at: dt.datetime) -> dict[str, Any]:
+    """To the owner of an accepted lead with no first outreach logged by its deadline, with the card's buttons."""
+    text = render("reminder_outreach.md.j2", ref=view.ref, company=view.company, partner=view.partner,
+                  due=when(view.first_outreach_by, view.zone), next_at=when(next_at, view.zone),
+                  manager_id=view.partner_manager_id)
+    return _message(text, f"First outreach on {view.ref} is overdue", _card_buttons(lead_card(view, audience="owner")))
+
+
+def outreach_manager_note(view: LeadView) -> dict[str, Any]:
+    text = render("reminder_outreach_manager.md.j2", ref=view.ref, company=view.company, partner=view.partner,
+                  due=when(view.first_outreach_by, view.zone), owner_id=view.primary_owner_id)
+    return _message(text, f"No first outreach logged on {view.ref}")
+
+
+def plain_time(moment: dt.datetime, zone) -> str:
+    """A time as plain text (for stored text such as an escalation's reason, which is escaped when shown)."""
+    local = moment.astimezone(zone)
+    return local.strftime("%a %d %b %H:%M ") + (local.tzname() or "")
+
+
+def sla_breach_reason(view: LeadView, *, first_owner_id: str | None, first_due: dt.datetime | None) -> str:
+    """The reason of the SLA-breach escalation the clock opens. Plain text: it is escaped where shown."""
+    zone = view.zone
+    if first_owner_id and first_due:
+        return (f"{view.ref} · {view.company} ({view.partner}) was not accepted: the owner missed "
+                f"{plain_time(first_due, zone)}, and the backup owner it passed to missed {plain_time(view.accept_by, zone)}.")
+    return (f"{view.ref} · {view.company} ({view.partner}) was not accepted by {plain_time(view.accept_by, zone)} "
+            "and has no backup owner to pass it to.")
+
+
+# --- actions ------------------------------------------------------------------------------------
+
+def action_reminder(view: ActionView, *, kind: str, today: dt.date, now: dt.datetime) -> dict[str, Any]:
+    """`kind`: due_soon (the business day before), due_today, overdue. With the card's Done / Snooze / Reassign."""
+    if kind not in ACTION_KINDS:
+        raise ValueError(f"unknown action reminder kind {kind!r}")
+    text = render("reminder_action.md.j2", kind=kind, ref=view.ref, title=view.title, due=due_text(view.due_date),
+                  days=(today - view.due_date).days)
+    summary = {"due_soon": "is due soon", "due_today": "is due today", "overdue": "is overdue"}[kind]
+    return _message(text, f"{view.ref} · {escape(view.title)} {summary}",
+                    _card_buttons(action_card(view, audience=view.owner_id, now=now)))
