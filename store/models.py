@@ -97,7 +97,11 @@ class Partner(Base):
 
 class Lead(Base):
     __tablename__ = "leads"
-    __table_args__ = (Index("ix_leads_domain_created", "domain", "created_at"),)
+    __table_args__ = (
+        Index("ix_leads_domain_created", "domain", "created_at"),
+        Index("ix_leads_stage_accept_by", "stage", "accept_by"),  # the clock's due handoffs
+        Index("ix_leads_stage_outreach_by", "stage", "first_outreach_by"),  # the clock's due first outreach
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
@@ -291,7 +295,10 @@ class ActionItem(Base):
     """An action in the improvement backlog: owner, due date, success criteria, measurable impact."""
 
     __tablename__ = "actions"
-    __table_args__ = (Index("ix_actions_owner_status_due", "owner_id", "status", "due_date"),)
+    __table_args__ = (
+        Index("ix_actions_owner_status_due", "owner_id", "status", "due_date"),
+        Index("ix_actions_status_due", "status", "due_date"),  # the clock's due reminders
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))

@@ -26,7 +26,12 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_update_of_id'), ['update_of_id'], unique=False)
 
+    with op.batch_alter_table('actions', schema=None) as batch_op:
+        batch_op.create_index('ix_actions_status_due', ['status', 'due_date'], unique=False)
+
     with op.batch_alter_table('leads', schema=None) as batch_op:
+        batch_op.create_index('ix_leads_stage_accept_by', ['stage', 'accept_by'], unique=False)
+        batch_op.create_index('ix_leads_stage_outreach_by', ['stage', 'first_outreach_by'], unique=False)
         batch_op.add_column(sa.Column('passed_to_backup_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('sla_escalated_at', sa.DateTime(timezone=True), nullable=True))
 
@@ -38,6 +43,11 @@ def downgrade() -> None:
     with op.batch_alter_table('leads', schema=None) as batch_op:
         batch_op.drop_column('sla_escalated_at')
         batch_op.drop_column('passed_to_backup_at')
+        batch_op.drop_index('ix_leads_stage_outreach_by')
+        batch_op.drop_index('ix_leads_stage_accept_by')
+
+    with op.batch_alter_table('actions', schema=None) as batch_op:
+        batch_op.drop_index('ix_actions_status_due')
 
     op.drop_table('slack_users')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
