@@ -81,6 +81,21 @@ def cmd_tick(args) -> int:
     return 1 if report.failed_jobs else 0
 
 
+def cmd_digest(args) -> int:
+    from scheduling.jobs.digest import on_demand
+
+    settings = _settings()
+    playbook = _playbook(settings)
+    _check_database(settings)
+    try:
+        lines = on_demand(settings, playbook, month=args.month, channels=args.channel, dry_run=args.dry_run,
+                          chart_path=args.chart)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+    print("\n".join(lines))
+    return 0
+
+
 def cmd_db(args) -> int:
     from store import migrate
 
@@ -183,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tick", help="run one pass of the due work and exit")
     p.add_argument("--now", help="the instant to run at, ISO 8601 with zone (default: now)")
     p.set_defaults(func=cmd_tick)
+    p = sub.add_parser("digest", help="render (--dry-run) or post one month's partner digest")
+    p.add_argument("--month", required=True, help="the month, e.g. 2026-10")
+    p.add_argument("--channel", action="append", help="channel id to post to (repeatable; default: the playbook's)")
+    p.add_argument("--dry-run", action="store_true", help="print the digest and write its chart to a file; post nothing")
+    p.add_argument("--chart", help="where --dry-run writes the chart (default: ./partner-digest-MONTH.png)")
+    p.set_defaults(func=cmd_digest)
     p = sub.add_parser("db", help="database migrations")
     p.add_argument("action", choices=["upgrade", "downgrade", "current"])
     p.add_argument("revision", nargs="?")
