@@ -27,6 +27,7 @@ import email.parser
 import email.policy
 import itertools
 import json
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -610,6 +611,7 @@ class SlackStandin:
         self.uploads: dict[str, dict] = {}  # file id -> {"filename", "length", "content", ...}
         self._lock = threading.RLock()
         self._plans: dict[str, list[_FailurePlan]] = {}
+        self._rates: dict[str, tuple[float, tuple[int, ...], int, random.Random]] = {}
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
@@ -728,6 +730,7 @@ class SlackStandin:
             self.home_views.clear()
             self.uploads.clear()
             self._plans.clear()
+            self._rates.clear()
 
     def fail_next(
         self,
@@ -747,6 +750,25 @@ class SlackStandin:
         with self._lock:
             self._plans.setdefault(method, []).append(_FailurePlan(status, times, retry_after, delay))
 
+    def fail_rate(
+        self,
+        rate: float,
+        *,
+        method: str = "chat.postMessage",
+        statuses: tuple[int, ...] = (429, 500),
+        retry_after: int = 1,
+        seed: int | None = None,
+    ) -> None:
+        """From now on (until reset), answer a share `rate` of `method` calls with one of `statuses`.
+
+        The failures are drawn from a random.Random(seed), so a seeded test sees the same pattern on
+        every run; 429 and 500 answer as in fail_next.  fail_next plans are used up first.
+        """
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
+        with self._lock:
+            self._rates[method] = (rate, tuple(statuses), retry_after, random.Random(seed))
+
     # -- request handling (called from server threads) ---------------------
 
     def _record(self, method: str, args: dict, ok: bool, error: str | None) -> None:
@@ -757,6 +779,10 @@ class SlackStandin:
         with self._lock:
             plans = self._plans.get(method)
             if not plans:
+                if method in self._rates:
+                    rate, statuses, retry_after, rng = self._rates[method]
+                    if rng.random() < rate:
+                        return _FailurePlan(rng.choice(statuses), 1, retry_after, None)
                 return None
             plan = plans[0]
             plan.times -= 1

@@ -9,6 +9,7 @@ person waits for the start of their business day in their own time zone (`not_be
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -22,6 +23,20 @@ def reminder_key(kind: str, subject: tuple[str, int] | str, period: str) -> str:
     """e.g. reminder_key("accept_reminder", ("lead", 42), "2026-12-01") -> "accept_reminder:lead:42:2026-12-01"."""
     subject_text = subject if isinstance(subject, str) else f"{subject[0]}:{subject[1]}"
     return f"{kind}:{subject_text}:{period}"[:200]
+
+
+@dataclass(frozen=True)
+class Once:
+    """One message to record at most once (see post_many_once)."""
+
+    key: str
+    channel: str
+    message: dict[str, Any]
+    kind: str
+    subject: tuple[str, int] | None = None
+    audience: str | None = None
+    not_before: dt.datetime | None = None
+    method: str = "chat.postMessage"
 
 
 def post_once(
@@ -42,27 +57,33 @@ def post_once(
     `method` is chat.postMessage, or files.upload_v2 with a payload of filename, title,
     initial_comment and content_base64.
     """
-    now = now or utcnow()  # the clock's pass instant, so a catch-up pass for a past `now` sends at once
-    values = {
-        "created_at": now,
-        "method": method,
-        "channel": channel,
-        "payload": message,
-        "version": 1,
-        "kind": kind,
-        "subject_type": subject[0] if subject else None,
-        "subject_id": subject[1] if subject else None,
-        "audience": audience,
-        "idempotency_key": key,
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": max(now, not_before) if not_before else now,
-    }
+    ids = post_many_once(session, [Once(key, channel, message, kind, subject, audience, not_before, method)], now=now)
+    return ids[0] if ids else None
+
+
+def post_many_once(session: Session, items: list[Once], *, now: dt.datetime | None = None,
+                   chunk: int = 500) -> list[int]:
+    """Record many messages in multi-row INSERTs, each at most once; return the ids written.
+
+    `now` is the clock pass's instant, so a catch-up pass for a past instant sends at once.
+    """
+    now = now or utcnow()
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(OutboxMessage)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
-        .returning(OutboxMessage.id)
-    )
-    return session.execute(statement).scalar_one_or_none()
+    written: list[int] = []
+    for start in range(0, len(items), chunk):
+        rows = [
+            {
+                "created_at": now, "method": item.method, "channel": item.channel, "payload": item.message,
+                "version": 1, "kind": item.kind,
+                "subject_type": item.subject[0] if item.subject else None,
+                "subject_id": item.subject[1] if item.subject else None,
+                "audience": item.audience, "idempotency_key": item.key, "status": "pending", "attempts": 0,
+                "next_attempt_at": max(now, item.not_before) if item.not_before else now,
+            }
+            for item in items[start:start + chunk]
+        ]
+        statement = (insert(OutboxMessage).values(rows)
+                     .on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
+                     .returning(OutboxMessage.id))
+        written += list(session.execute(statement).scalars())
+    return written

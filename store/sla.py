@@ -30,7 +30,7 @@ from store import audit, escalations, outbox
 from store.handoffs import lead_view
 from store.models import AuditEvent, Handoff, Lead, OutboxMessage, Partner
 from store.playbook import Playbook
-from store.reminders import post_once, reminder_key
+from store.reminders import Once, post_many_once, reminder_key
 from store.slack_users import not_before, zones
 
 log = logging.getLogger(__name__)
@@ -64,17 +64,14 @@ def post_reminders(session: Session, reminders: Sequence[Reminder], *, sent: set
     """Record each reminder whose key is new; return the outbox ids written (a race loses quietly).
     `sent`: the keys already known to exist (from existing_keys), to save the lookup."""
     sent = set(sent) if sent is not None else existing_keys(session, (r.key for r in reminders))
-    ids = []
+    fresh: list[Once] = []
     for reminder in reminders:
         if reminder.key in sent:
             continue
         sent.add(reminder.key)
-        row_id = post_once(session, key=reminder.key, channel=reminder.channel, message=reminder.build(),
-                           kind=reminder.kind, subject=reminder.subject, audience=reminder.channel,
-                           not_before=reminder.not_before, now=now)
-        if row_id is not None:
-            ids.append(row_id)
-    return ids
+        fresh.append(Once(key=reminder.key, channel=reminder.channel, message=reminder.build(), kind=reminder.kind,
+                          subject=reminder.subject, audience=reminder.channel, not_before=reminder.not_before))
+    return post_many_once(session, fresh, now=now)  # multi-row INSERTs; a race loses quietly
 
 
 class Openings:

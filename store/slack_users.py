@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from store.business_hours import BusinessCalendar
@@ -38,13 +40,12 @@ def _fetch(session: Session, client, user_id: str, row: SlackUser | None, now: d
     except Exception as error:  # noqa: BLE001 - Slack down: keep what we had, use the fallback
         log.warning("users.info %s failed: %s", user_id, error)
         return row
-    if row is None:
-        row = SlackUser(user_id=user_id)
-        session.add(row)
-    row.tz = profile.get("tz")
-    row.real_name = profile.get("real_name")
-    row.fetched_at = now
-    return row
+    values = {"user_id": user_id, "tz": profile.get("tz"), "real_name": profile.get("real_name"), "fetched_at": now}
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # An upsert: two clocks meeting the same new person at once must not collide on the key.
+    session.execute(insert(SlackUser).values(**values).on_conflict_do_update(
+        index_elements=[SlackUser.user_id], set_={k: v for k, v in values.items() if k != "user_id"}))
+    return SlackUser(**values)
 
 
 def _zone(name: str | None, fallback: ZoneInfo) -> ZoneInfo:

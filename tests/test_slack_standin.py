@@ -635,6 +635,47 @@ def test_reset_forgets_calls_messages_and_plans(client, slack):
     assert client.chat_postMessage(channel="C1", text="x")["ok"]
 
 
+def _outcomes(client, n):
+    """Status of n chat.postMessage calls: 200, or the HTTP status of the failure."""
+    statuses = []
+    for i in range(n):
+        try:
+            client.chat_postMessage(channel="C1", text=f"m{i}")
+            statuses.append(200)
+        except SlackApiError as err:
+            statuses.append(err.response.status_code)
+    return statuses
+
+
+def test_fail_rate_fails_about_that_share_with_429_and_500(client, slack):
+    slack.fail_rate(0.3, statuses=(429, 500), seed=7)
+    statuses = _outcomes(client, 200)
+    failures = [s for s in statuses if s != 200]
+    # 200 draws at p=0.3: mean 60, standard deviation about 6.5; 30..90 is more than 4 deviations wide
+    assert 30 <= len(failures) <= 90
+    assert set(failures) == {429, 500}
+    assert len(slack.calls_for("chat.postMessage")) == statuses.count(200)  # only successes are ok calls
+    assert client.views_open(trigger_id="t", view=modal())["ok"]  # other methods are untouched
+
+
+def test_fail_rate_is_reproducible_with_a_seed_and_reset_ends_it(client, slack):
+    slack.fail_rate(0.5, seed=3)
+    first = _outcomes(client, 40)
+    slack.reset()
+    slack.fail_rate(0.5, seed=3)
+    assert _outcomes(client, 40) == first
+    slack.reset()
+    assert _outcomes(client, 10) == [200] * 10
+
+
+def test_fail_rate_429_carries_retry_after_and_bad_rates_are_refused(client, slack):
+    slack.fail_rate(1.0, statuses=(429,), retry_after=9)
+    err = rejected(client.chat_postMessage, channel="C1", text="x")
+    assert err.response.status_code == 429 and err.response.headers["Retry-After"] == "9"
+    with pytest.raises(ValueError):
+        slack.fail_rate(1.5)
+
+
 # --------------------------------------------------------------------------
 # wait_for
 # --------------------------------------------------------------------------
