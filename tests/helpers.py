@@ -26,3 +26,23 @@ def handoff_form(partner_id, **overrides) -> dict:
     }
     fields.update(overrides)
     return s.state(fields)
+
+
+def modal_errors(answer) -> dict:
+    """The inline errors a view submission answered with (and that it did answer with errors)."""
+    assert answer.status == 200, answer
+    body = answer.json()
+    assert body and body.get("response_action") == "errors", answer.body
+    return body["errors"]
+
+
+def mrkdwn_texts(node):
+    """Every mrkdwn text in a message or view: the places Slack parses mentions and links."""
+    if isinstance(node, dict):
+        if node.get("type") == "mrkdwn":
+            yield node["text"]
+        for value in node.values():
+            yield from mrkdwn_texts(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from mrkdwn_texts(value)

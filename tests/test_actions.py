@@ -16,7 +16,7 @@ from bot import simulate as s
 from store import actions, issues
 from store.models import ActionItem, AuditEvent, OutboxMessage, utcnow
 from tests.conftest import BEA, MIA, NOAH, OMAR, RIYA, STAN, eventually
-from tests.helpers import handoff_form
+from tests.helpers import handoff_form, modal_errors, mrkdwn_texts
 
 NY = ZoneInfo("America/New_York")  # the test playbook's time zone
 
@@ -48,11 +48,6 @@ def action_form(**overrides) -> dict:
 def _dump(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
-
-def _errors(answer) -> dict:
-    body = answer.json()
-    assert body["response_action"] == "errors", body
-    return body["errors"]
 
 
 def _action(sessions, action_id=1) -> ActionItem:
@@ -88,16 +83,6 @@ def _select(simulator, action_id: str, value: str, *, user_id: str) -> s.Answer:
     }
     return simulator.interaction(payload)
 
-
-def _mrkdwn_texts(node):
-    if isinstance(node, dict):
-        if node.get("type") == "mrkdwn":
-            yield node["text"]
-        for value in node.values():
-            yield from _mrkdwn_texts(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _mrkdwn_texts(value)
 
 
 def _elements(message_args) -> list[dict]:
@@ -214,7 +199,7 @@ def test_my_own_action_sends_no_notice_to_myself(simulator, slack, sessions):
 )
 def test_bad_field_gets_an_inline_error_and_saves_nothing(simulator, slack, sessions, overrides, block, words):
     answer = simulator.submit("action_submit", action_form(**overrides), user_id=RIYA)
-    errors = _errors(answer)
+    errors = modal_errors(answer)
     assert set(errors) == {block} and words in errors[block], errors
     with sessions() as session:
         assert session.scalar(select(func.count(ActionItem.id))) == 0
@@ -227,13 +212,13 @@ def test_due_today_is_fine(simulator, slack, sessions):
 
 
 def test_several_problems_are_reported_together(simulator):
-    errors = _errors(simulator.submit("action_submit", action_form(
+    errors = modal_errors(simulator.submit("action_submit", action_form(
         title=s.text(""), due_date=datepicker(today() - dt.timedelta(days=30))), user_id=RIYA))
     assert set(errors) == {"title", "due_date"}
 
 
 def test_a_link_to_a_lead_that_no_longer_exists_is_inline(simulator, sessions):
-    errors = _errors(simulator.submit("action_submit", action_form(link=s.select("lead:77", kind="external_select")),
+    errors = modal_errors(simulator.submit("action_submit", action_form(link=s.select("lead:77", kind="external_select")),
                                       user_id=RIYA))
     assert "That lead no longer exists" in errors["link"]
     assert _action(sessions) is None
@@ -242,7 +227,7 @@ def test_a_link_to_a_lead_that_no_longer_exists_is_inline(simulator, sessions):
 def test_user_text_is_escaped_so_nobody_is_pinged(simulator, slack):
     _create(simulator, slack, title=s.text("<!channel> & <@U0BOSS>"), success_criteria=s.text("<!here> wins"))
     for call in slack.calls_for("chat.postMessage"):
-        for text in [call.args["text"], *_mrkdwn_texts(call.args["blocks"])]:
+        for text in [call.args["text"], *mrkdwn_texts(call.args["blocks"])]:
             assert "<!channel>" not in text and "<!here>" not in text and "<@U0BOSS>" not in text, text
     card = next(c.args for c in slack.calls_for("chat.postMessage") if c.args["channel"] == OMAR)
     assert "&lt;!here&gt; wins" in _dump(card["blocks"])
@@ -292,7 +277,7 @@ def test_a_stranger_cannot_complete_and_is_told_who_can(simulator, slack, sessio
     assert f"Only <@{OMAR}> or <@{RIYA}> can complete A-1001" in reply["text"]
     assert slack.calls_for("views.open") == []
     # a crafted submission is refused as well, inline
-    errors = _errors(simulator.submit("action_done_submit", {"values": {"outcome": {"value": s.text("x")}}},
+    errors = modal_errors(simulator.submit("action_done_submit", {"values": {"outcome": {"value": s.text("x")}}},
                                       user_id=STAN, private_metadata=json.dumps({"action_id": 1})))
     assert f"Only @{OMAR} or @{RIYA} can complete A-1001" in errors["outcome"]
     assert _action(sessions).status == "open"
@@ -318,7 +303,7 @@ def test_a_second_press_changes_nothing_and_says_who_did_it(simulator, slack, se
     slack.wait_for("chat.update")
     simulator.click("action_done", "1", user_id=OMAR)
     assert f"A-1001 was already done by <@{OMAR}>" in slack.wait_for("response_url")[0].args["text"]
-    errors = _errors(simulator.submit("action_done_submit", {"values": {"outcome": {"value": s.text("again")}}},
+    errors = modal_errors(simulator.submit("action_done_submit", {"values": {"outcome": {"value": s.text("again")}}},
                                       user_id=RIYA, private_metadata=json.dumps({"action_id": 1})))
     assert f"already done by @{OMAR}" in errors["outcome"]
     time.sleep(0.2)
@@ -415,9 +400,9 @@ def test_snooze_until_a_date_asks_for_it_and_refuses_the_past(simulator, slack, 
         return simulator.submit("action_snooze_submit", {"values": {"until": {"value": datepicker(day)}}},
                                 user_id=OMAR, private_metadata=meta)
 
-    assert "is in the past" in _errors(submit(today() - dt.timedelta(days=2)))["until"]
-    assert "after today" in _errors(submit(today()))["until"]
-    assert "Pick the day" in _errors(submit(None))["until"]
+    assert "is in the past" in modal_errors(submit(today() - dt.timedelta(days=2)))["until"]
+    assert "after today" in modal_errors(submit(today()))["until"]
+    assert "Pick the day" in modal_errors(submit(None))["until"]
     assert _action(sessions).snoozed_until is None
 
     tuesday = _next_weekday(today() + dt.timedelta(days=1), 1)  # a business day at least two days ahead
@@ -454,8 +439,8 @@ def test_reassign_gives_the_new_owner_a_card_and_edits_the_old_one(simulator, sl
 
     same = simulator.submit("action_reassign_submit", {"values": {"owner": {"value": s.user(OMAR)}}}, user_id=RIYA,
                             private_metadata=meta)
-    assert "already theirs" in _errors(same)["owner"]
-    assert "Choose who" in _errors(simulator.submit("action_reassign_submit", {"values": {"owner": {"value": s.user(None)}}},
+    assert "already theirs" in modal_errors(same)["owner"]
+    assert "Choose who" in modal_errors(simulator.submit("action_reassign_submit", {"values": {"owner": {"value": s.user(None)}}},
                                                    user_id=RIYA, private_metadata=meta))["owner"]
     assert _action(sessions).owner_id == OMAR
 
@@ -481,7 +466,7 @@ def test_a_stranger_cannot_reassign(simulator, slack, sessions):
     _create(simulator, slack)
     simulator.click("action_reassign", "1", user_id=STAN)
     assert "can reassign A-1001" in slack.wait_for("response_url")[0].args["text"]
-    errors = _errors(simulator.submit("action_reassign_submit", {"values": {"owner": {"value": s.user(STAN)}}},
+    errors = modal_errors(simulator.submit("action_reassign_submit", {"values": {"owner": {"value": s.user(STAN)}}},
                                       user_id=STAN, private_metadata=json.dumps({"action_id": 1})))
     assert "can reassign A-1001" in errors["owner"]
     assert _action(sessions).owner_id == OMAR

@@ -15,7 +15,7 @@ from bot import simulate as s
 from store.models import AuditEvent, Lead, LeadDebrief, LeadStageChange, OutboxMessage
 from store.playbook import parse_playbook
 from tests.conftest import BEA, MIA, OMAR, RIYA, STAN, TEST_PLAYBOOK, eventually
-from tests.helpers import handoff_form
+from tests.helpers import handoff_form, modal_errors
 
 _views = itertools.count(1)
 
@@ -38,11 +38,6 @@ def _rows(sessions, model, **where):
             query = query.where(getattr(model, name) == value)
         return list(session.scalars(query))
 
-
-def _errors(answer) -> dict:
-    body = answer.json()
-    assert body and body.get("response_action") == "errors", answer.body
-    return body["errors"]
 
 
 def _accepted(simulator, slack, make_partner, **partner):
@@ -156,11 +151,11 @@ def test_full_path_from_accepted_to_closed_won_with_debriefs(simulator, slack, s
 
     # qualified -> proposal: both required items missing -> one inline error naming both, nothing moves
     view = _pick(simulator, slack, _open(simulator, slack), "proposal")
-    errors = _errors(_submit(simulator, view, "proposal", checked={"checklist": []}))
+    errors = modal_errors(_submit(simulator, view, "proposal", checked={"checklist": []}))
     assert set(errors) == {"checklist"}
     assert "Technical validation done" in errors["checklist"] and "Pricing approved" in errors["checklist"]
     assert _lead(sessions).stage == "qualified"
-    only_one = _errors(_submit(simulator, view, "proposal", checked={"checklist": ["1"]}))
+    only_one = modal_errors(_submit(simulator, view, "proposal", checked={"checklist": ["1"]}))
     assert "Technical validation done" in only_one["checklist"] and "Pricing approved" not in only_one["checklist"]
     answer = _submit(simulator, view, "proposal", checked={"checklist": ["0", "1"]})
     assert answer.status == 200 and answer.body == ""
@@ -277,10 +272,10 @@ def test_picking_a_stage_redraws_the_modal_with_its_fields(simulator, slack, ses
 def test_submitting_a_stage_other_than_the_one_shown_asks_to_pick_again(simulator, slack, sessions, make_partner):
     _accepted(simulator, slack, make_partner)
     view = _pick(simulator, slack, _open(simulator, slack), "contacted")
-    errors = _errors(_submit(simulator, view, "proposal", checked={"checklist": ["0", "1"]}))
+    errors = modal_errors(_submit(simulator, view, "proposal", checked={"checklist": ["0", "1"]}))
     assert set(errors) == {"stage"} and "Choose the stage again" in errors["stage"]
     opened = _open(simulator, slack)
-    assert "Choose the stage to move" in _errors(simulator.submit(
+    assert "Choose the stage to move" in modal_errors(simulator.submit(
         "deal_stage_submit", s.state({"stage": s.select(None), "note": s.text(None)}), user_id=OMAR,
         private_metadata=opened["private_metadata"]))["stage"]
     assert _lead(sessions).stage == "accepted" and _rows(sessions, LeadStageChange) == []
@@ -292,7 +287,7 @@ def test_submitting_a_stage_other_than_the_one_shown_asks_to_pick_again(simulato
 def test_closing_won_needs_a_positive_amount(simulator, slack, sessions, make_partner, amount):
     _accepted(simulator, slack, make_partner)
     view = _pick(simulator, slack, _open(simulator, slack), "closed_won")
-    errors = _errors(_submit(simulator, view, "closed_won", amount=amount))
+    errors = modal_errors(_submit(simulator, view, "closed_won", amount=amount))
     assert set(errors) == {"amount"} and "positive number" in errors["amount"]
     lead = _lead(sessions)
     assert (lead.stage, lead.closed_at, lead.closed_amount) == ("accepted", None, None)
@@ -301,10 +296,10 @@ def test_closing_won_needs_a_positive_amount(simulator, slack, sessions, make_pa
 def test_closing_lost_needs_a_reason_which_the_card_then_shows(simulator, slack, sessions, make_partner):
     _accepted(simulator, slack, make_partner)
     view = _pick(simulator, slack, _open(simulator, slack), "closed_lost")
-    errors = _errors(_submit(simulator, view, "closed_lost", reason="   "))
+    errors = modal_errors(_submit(simulator, view, "closed_lost", reason="   "))
     assert set(errors) == {"reason"} and "Say why the deal was lost" in errors["reason"]
     assert _lead(sessions).stage == "accepted"
-    too_long = _errors(_submit(simulator, view, "closed_lost", reason="x" * 1001))
+    too_long = modal_errors(_submit(simulator, view, "closed_lost", reason="x" * 1001))
     assert "under 1000 characters (it has 1001)" in too_long["reason"]
 
     answer = _submit(simulator, view, "closed_lost", reason="Went with a competitor <!here>")
@@ -326,9 +321,9 @@ def test_an_unanswered_qualification_question_is_named(simulator, slack, session
     _accepted(simulator, slack, make_partner)
     view = _pick(simulator, slack, _open(simulator, slack), "qualified")
     partial = {k: v for k, v in GOOD_ANSWERS.items() if k != "timeline"}
-    errors = _errors(_submit(simulator, view, "qualified", answers=partial))
+    errors = modal_errors(_submit(simulator, view, "qualified", answers=partial))
     assert set(errors) == {"question_timeline"}
-    forged = _errors(_submit(simulator, view, "qualified", answers={**GOOD_ANSWERS, "budget": "Infinite"}))
+    forged = modal_errors(_submit(simulator, view, "qualified", answers={**GOOD_ANSWERS, "budget": "Infinite"}))
     assert set(forged) == {"question_budget"}
     lead = _lead(sessions)
     assert (lead.stage, lead.qualification_score) == ("accepted", None)
@@ -344,7 +339,7 @@ def test_a_closed_deal_cannot_move_again(simulator, slack, sessions, make_partne
     assert "L-1001 is already closed won" in reply.args["text"] and reply.args["response_type"] == "ephemeral"
     assert len(slack.calls_for("views.open")) == before
     # a modal opened before the close is refused inline, and the close stands
-    errors = _errors(_submit(simulator, view, "closed_lost", reason="Lost it"))
+    errors = modal_errors(_submit(simulator, view, "closed_lost", reason="Lost it"))
     assert "already closed won" in errors["stage"]
     lead = _lead(sessions)
     assert (lead.stage, lead.close_reason, float(lead.closed_amount)) == ("closed_won", None, 5000.0)
@@ -365,7 +360,7 @@ def test_a_stranger_gets_no_modal_and_is_told_who_can(simulator, slack, sessions
 def test_a_stranger_submitting_a_copied_modal_changes_nothing(simulator, slack, sessions, make_partner):
     _accepted(simulator, slack, make_partner)
     view = _pick(simulator, slack, _open(simulator, slack), "contacted")
-    errors = _errors(_submit(simulator, view, "contacted", user_id=STAN))
+    errors = modal_errors(_submit(simulator, view, "contacted", user_id=STAN))
     assert "Only @U0OWNEROMAR or @U0BACKUPBEA can update the stage" in errors["stage"]
     assert _lead(sessions).stage == "accepted" and _rows(sessions, LeadStageChange) == []
 
@@ -392,7 +387,7 @@ def test_a_stale_modal_is_refused_inline_and_overwrites_nothing(simulator, slack
     _accepted(simulator, slack, make_partner)
     stale = _pick(simulator, slack, _open(simulator, slack, OMAR), "closed_lost")
     _move(simulator, slack, sessions, "contacted", user_id=BEA, note="Called them")
-    errors = _errors(_submit(simulator, stale, "closed_lost", reason="No budget"))
+    errors = modal_errors(_submit(simulator, stale, "closed_lost", reason="No budget"))
     assert set(errors) == {"stage"}
     assert "moved to Contacted by @U0BACKUPBEA" in errors["stage"] and "nothing was changed" in errors["stage"]
     assert "<@" not in errors["stage"] and "<!date" not in errors["stage"]  # inline errors are plain text
@@ -421,7 +416,7 @@ def test_two_owners_saving_at_once_exactly_one_moves_the_lead(simulator, slack, 
     refused = [u for u, a in answers.items() if a.body]
     assert len(closed) == 1 and len(refused) == 1
     winner = closed[0]
-    assert f"moved to Contacted by @{winner}" in _errors(answers[refused[0]])["stage"]
+    assert f"moved to Contacted by @{winner}" in modal_errors(answers[refused[0]])["stage"]
     assert [(c.to_stage, c.changed_by) for c in _rows(sessions, LeadStageChange)] == [("contacted", winner)]
     assert len(_rows(sessions, AuditEvent, action="lead.stage_changed")) == 1
     for sim in sims.values():
@@ -477,20 +472,20 @@ def test_a_second_debrief_by_the_same_person_replaces_theirs_and_says_so(simulat
 ])
 def test_a_debrief_needs_both_answers_within_limits(simulator, slack, sessions, make_partner, worked, did_not, block, words):
     _closed(simulator, slack, sessions, make_partner)
-    errors = _errors(_debrief(simulator, OMAR, worked, did_not))
+    errors = modal_errors(_debrief(simulator, OMAR, worked, did_not))
     assert set(errors) == {block} and words in errors[block]
     assert _rows(sessions, LeadDebrief) == []
 
 
 def test_only_owners_debrief_and_only_after_a_close(simulator, slack, sessions, make_partner):
     _accepted(simulator, slack, make_partner)
-    errors = _errors(_debrief(simulator, OMAR, "Fast intro", "Slow legal"))
+    errors = modal_errors(_debrief(simulator, OMAR, "Fast intro", "Slow legal"))
     assert "L-1001 is not closed yet" in errors["what_worked"]
     _move(simulator, slack, sessions, "closed_won", amount="90000")
     simulator.click("deal_debrief", "1", user_id=STAN)
     reply = slack.wait_for("response_url")[0]
     assert f"Only <@{OMAR}> or <@{BEA}> can write the debrief of L-1001" in reply.args["text"]
-    assert "Only @U0OWNEROMAR or @U0BACKUPBEA" in _errors(_debrief(simulator, RIYA, "a", "b"))["what_worked"]
+    assert "Only @U0OWNEROMAR or @U0BACKUPBEA" in modal_errors(_debrief(simulator, RIYA, "a", "b"))["what_worked"]
     assert _rows(sessions, LeadDebrief) == []
 
 
@@ -546,7 +541,7 @@ class TestCustomStages:
         assert [len(b["element"]["options"]) for b in boxes] == [10, 2]
         assert _option_texts(boxes[1]["element"]) == ["Step 11", "Step 12 (required)"]
 
-        errors = _errors(_submit(simulator, view, "discovery", checked={"checklist": ["1"], "checklist_2": ["10"]}))
+        errors = modal_errors(_submit(simulator, view, "discovery", checked={"checklist": ["1"], "checklist_2": ["10"]}))
         assert set(errors) == {"checklist", "checklist_2"}
         assert "Step 1." in errors["checklist"] and "Step 12" in errors["checklist_2"]
         answer = _submit(simulator, view, "discovery", checked={"checklist": ["0", "4"], "checklist_2": ["11"]})

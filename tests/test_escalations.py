@@ -20,7 +20,7 @@ from store import escalations
 from store.models import ActionItem, AuditEvent, Escalation, OutboxMessage
 from store.playbook import parse_playbook
 from tests.conftest import BEA, MIA, NOAH, OMAR, RIYA, STAN, TEST_PLAYBOOK, eventually
-from tests.helpers import handoff_form
+from tests.helpers import handoff_form, modal_errors, mrkdwn_texts
 
 ADA = "U0ADMINADA"        # the playbook's admin
 DAN = "U0DIRECTORDAN"     # level 2 approver
@@ -84,11 +84,6 @@ def _audit(sessions, action):
         return session.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
 
 
-def _errors(answer) -> dict:
-    body = answer.json()
-    assert body and body["response_action"] == "errors", body
-    return body["errors"]
-
 
 def _decide(simulator, user_id, *, decision="approve", level=0, note=None, response=None, escalation_id=1, sim=None):
     fields = {"note": s.text(note)}
@@ -127,16 +122,6 @@ def _posts_to(slack, channel):
 def _last_reply(slack, count=1):
     return slack.wait_for("response_url", count)[-1].args["text"]
 
-
-def _mrkdwn_texts(node):
-    if isinstance(node, dict):
-        if node.get("type") == "mrkdwn":
-            yield node["text"]
-        for value in node.values():
-            yield from _mrkdwn_texts(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _mrkdwn_texts(value)
 
 
 # --- opening the modal ------------------------------------------------------------------------------
@@ -221,7 +206,7 @@ def test_raise_saves_the_escalation_and_sends_cards_to_the_group_the_channel_and
 )
 def test_a_bad_field_is_an_inline_error_and_saves_nothing(simulator, slack, sessions, overrides, block, words):
     answer = simulator.submit("escalation_submit", request_form(**overrides), user_id=RIYA)
-    errors = _errors(answer)
+    errors = modal_errors(answer)
     assert set(errors) == {block} and words in errors[block]
     assert _count(sessions, Escalation) == 0 and _count(sessions, OutboxMessage) == 0
 
@@ -229,14 +214,14 @@ def test_a_bad_field_is_an_inline_error_and_saves_nothing(simulator, slack, sess
 def test_a_group_slack_cannot_list_is_an_inline_error_and_saves_nothing(simulator, slack, sessions):
     slack.usergroups.pop(GROUP)
     answer = simulator.submit("escalation_submit", request_form(), user_id=RIYA)
-    assert f"approver group {GROUP} from Slack (no_such_subteam)" in _errors(answer)["kind"]
+    assert f"approver group {GROUP} from Slack (no_such_subteam)" in modal_errors(answer)["kind"]
     assert _count(sessions, Escalation) == 0 and _count(sessions, OutboxMessage) == 0
 
 
 def test_slack_down_while_listing_the_group_is_an_inline_error(simulator, slack, sessions):
     slack.fail_next("usergroups.users.list", status=500, times=5)  # the client retries a 5xx once
     answer = simulator.submit("escalation_submit", request_form(), user_id=RIYA)
-    assert f"approver group {GROUP}" in _errors(answer)["kind"]
+    assert f"approver group {GROUP}" in modal_errors(answer)["kind"]
     assert _count(sessions, Escalation) == 0
 
 
@@ -343,7 +328,7 @@ def test_a_predefined_response_from_the_card_opens_the_modal_with_it_chosen(simu
 
 def test_a_response_the_playbook_does_not_offer_is_an_inline_error(simulator, slack, sessions):
     _raise(simulator, slack)
-    assert "responses offered" in _errors(_decide(simulator, MIA, response=7))["response"]
+    assert "responses offered" in modal_errors(_decide(simulator, MIA, response=7))["response"]
     assert _esc(sessions).status == "pending"
 
 
@@ -369,13 +354,13 @@ def test_someone_else_is_refused_and_told_who_can(simulator, slack, sessions, wh
     _choose(simulator, "escalation_respond", "1:0:0", user_id=who)
     assert "can decide E-1001" in _last_reply(slack, 2)
     # a decide modal submitted anyway (say, forged) is refused inline and changes nothing
-    assert f"Only @{MIA}, @{NOAH} or @{ADA}" in _errors(_decide(simulator, who, note="ok"))["note"]
+    assert f"Only @{MIA}, @{NOAH} or @{ADA}" in modal_errors(_decide(simulator, who, note="ok"))["note"]
     assert _esc(sessions).status == "pending" and slack.calls_for("chat.update") == []
 
 
 def test_reject_without_a_note_is_an_inline_error(simulator, slack, sessions):
     _raise(simulator, slack)
-    errors = _errors(_decide(simulator, MIA, decision="reject", note="   "))
+    errors = modal_errors(_decide(simulator, MIA, decision="reject", note="   "))
     assert set(errors) == {"note"} and "Say why you reject" in errors["note"]
     assert _esc(sessions).status == "pending" and _audit(sessions, "escalation.rejected") == []
 
@@ -391,7 +376,7 @@ def test_a_second_click_changes_nothing_and_says_what_happened(simulator, slack,
     simulator.click("escalation_reject", "1:0", user_id=NOAH)
     assert f"E-1001 was already approved by <@{MIA}>" in _last_reply(slack, 2)
     late = _decide(simulator, NOAH, decision="reject", note="No")
-    assert f"already approved by @{MIA}" in _errors(late)["note"]
+    assert f"already approved by @{MIA}" in modal_errors(late)["note"]
     time.sleep(0.2)
     assert len(slack.calls_for("views.open")) == 1 and len(slack.calls_for("chat.update")) == 4
     esc = _esc(sessions)
@@ -419,7 +404,7 @@ def test_two_approvers_deciding_at_once_exactly_one_decision_stands(simulator, s
     winner, loser = (MIA, NOAH) if esc.decided_by == MIA else (NOAH, MIA)
     assert esc.status == ("approved" if winner == MIA else "rejected")
     assert answers[winner].body == ""
-    assert f"E-1001 was already {esc.status} by @{winner}" in _errors(answers[loser])["note"]
+    assert f"E-1001 was already {esc.status} by @{winner}" in modal_errors(answers[loser])["note"]
     decisions = _audit(sessions, "escalation.approved") + _audit(sessions, "escalation.rejected")
     assert [e.actor_id for e in decisions] == [winner]
     updates = slack.wait_for("chat.update", 4)
@@ -481,11 +466,11 @@ def test_climb_moves_to_the_next_level_then_the_old_level_is_refused_and_the_new
     # a level-1 approver clicking their old card is refused
     simulator.click("escalation_approve", "1:0", user_id=MIA)
     assert _last_reply(slack) == f"Only <@{DAN}> or <@{ADA}> can decide E-1001 — it is with Sales director now."
-    assert f"Only @{DAN} or @{ADA}" in _errors(_decide(simulator, MIA, level=0, note="ok"))["note"]
+    assert f"Only @{DAN} or @{ADA}" in modal_errors(_decide(simulator, MIA, level=0, note="ok"))["note"]
     # an admin on the old card is pointed at the current one
     simulator.click("escalation_approve", "1:0", user_id=ADA)
     assert "That card is for Channel managers, and E-1001 has since moved to Sales director" in _last_reply(slack, 2)
-    assert "since moved" in _errors(_decide(simulator, ADA, level=0, note="ok"))["note"]
+    assert "since moved" in modal_errors(_decide(simulator, ADA, level=0, note="ok"))["note"]
     assert _esc(sessions).status == "pending"
 
     # the director decides on the level-2 card
@@ -567,7 +552,7 @@ def test_every_piece_of_user_text_is_escaped(simulator, slack, sessions, app):
     slack.wait_for("chat.postMessage", 8)
     calls = slack.calls_for("chat.postMessage") + slack.calls_for("chat.update")
     for call in calls:
-        for text in [call.args["text"], *_mrkdwn_texts(call.args["blocks"])]:
+        for text in [call.args["text"], *mrkdwn_texts(call.args["blocks"])]:
             for raw in ("<!channel>", "<@U0BOSS>", "<!here>", "<#C0SECRET", "<!everyone>"):
                 assert raw not in text, (call.method, text)
     dan_card = next(c for c in calls if c.args["channel"] == DAN)
@@ -583,7 +568,7 @@ def test_an_approver_cannot_decide_their_own_request(simulator, slack, sessions)
     reply = slack.wait_for("response_url")[0].args
     assert reply["text"] == f"You raised E-1001, so you can't decide it — <@{NOAH}> can."
     assert slack.calls_for("views.open") == []
-    assert f"You raised E-1001" in _errors(_decide(simulator, MIA, note="fine by me"))["note"]
+    assert "You raised E-1001" in modal_errors(_decide(simulator, MIA, note="fine by me"))["note"]
     assert _esc(sessions).status == "pending"
     # Noah, the other approver, still can
     assert _decide(simulator, NOAH, note="ok").body == ""

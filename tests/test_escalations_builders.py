@@ -17,6 +17,7 @@ from store.errors import NotFound, ValidationFailed
 from store.models import Escalation
 from store.playbook import parse_playbook
 from tests.conftest import BEA, MIA, OMAR, RIYA
+from tests.helpers import mrkdwn_texts
 
 NOW = dt.datetime(2030, 3, 4, 15, 0, tzinfo=dt.UTC)
 ZONE = ZoneInfo("America/New_York")
@@ -37,16 +38,6 @@ def make_view(**overrides) -> views.EscalationView:
 def _controls(message) -> list[dict]:
     return [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
 
-
-def _mrkdwn_texts(node):
-    if isinstance(node, dict):
-        if node.get("type") == "mrkdwn":
-            yield node["text"]
-        for value in node.values():
-            yield from _mrkdwn_texts(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _mrkdwn_texts(value)
 
 
 def _ok(message) -> None:
@@ -106,7 +97,7 @@ def test_user_text_is_escaped_in_cards_and_notices():
                      decided_by=MIA, decided_at=NOW, decision_note="<!everyone>", kind_name="<b>")
     for message in (views.escalation_card(view, card_level=0), views.requester_card(view), views.decided_notice(view)):
         # Slack parses mentions in mrkdwn and in the notification text; plain_text (the header) shows as typed.
-        for text in [message["text"], *_mrkdwn_texts(message["blocks"])]:
+        for text in [message["text"], *mrkdwn_texts(message["blocks"])]:
             for raw in ("<!channel>", "<@U0BOSS>", "<!here>", "<!everyone>", "<b>"):
                 assert raw not in text, text
     assert "&lt;!channel&gt; &amp; co" in json.dumps(views.escalation_card(view, card_level=0))

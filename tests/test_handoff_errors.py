@@ -15,7 +15,7 @@ from bot import simulate as s
 from store import outbox
 from store.models import AuditEvent, Lead, OutboxMessage
 from tests.conftest import BEA, OMAR, RIYA, STAN, eventually
-from tests.helpers import handoff_form
+from tests.helpers import handoff_form, modal_errors, mrkdwn_texts
 
 
 def _count(sessions, model):
@@ -27,11 +27,6 @@ def _lead(sessions, lead_id=1):
     with sessions() as session:
         return session.get(Lead, lead_id)
 
-
-def _errors(answer) -> dict:
-    body = answer.json()
-    assert body["response_action"] == "errors", body
-    return body["errors"]
 
 
 @pytest.mark.parametrize(
@@ -54,7 +49,7 @@ def test_bad_field_gets_an_inline_error_and_saves_nothing(simulator, slack, sess
     partner_id = make_partner()
     answer = simulator.submit("handoff_submit", handoff_form(partner_id, **overrides), user_id=RIYA)
     assert answer.status == 200
-    errors = _errors(answer)
+    errors = modal_errors(answer)
     assert set(errors) == {block}
     assert words in errors[block]
     assert _count(sessions, Lead) == 0 and _count(sessions, OutboxMessage) == 0
@@ -65,12 +60,12 @@ def test_several_bad_fields_are_reported_together(simulator, make_partner):
     partner_id = make_partner()
     answer = simulator.submit("handoff_submit", handoff_form(
         partner_id, contact_email=s.email("nope"), backup_owner=s.user(OMAR), company=s.text("")), user_id=RIYA)
-    assert set(_errors(answer)) == {"contact_email", "backup_owner", "company"}
+    assert set(modal_errors(answer)) == {"contact_email", "backup_owner", "company"}
 
 
 def test_partner_deleted_meanwhile_is_an_inline_error(simulator, sessions, make_partner):
     answer = simulator.submit("handoff_submit", handoff_form(999), user_id=RIYA)
-    assert "no longer exists" in _errors(answer)["partner"]
+    assert "no longer exists" in modal_errors(answer)["partner"]
     assert _count(sessions, Lead) == 0
 
 
@@ -99,22 +94,12 @@ def test_user_text_is_escaped_so_nobody_is_pinged(simulator, slack, make_partner
     posts = slack.wait_for("chat.postMessage", 3)
     for call in posts:
         # Slack parses mentions in mrkdwn and in the notification text; plain_text is shown as typed.
-        for text in [call.args["text"], *_mrkdwn_texts(call.args["blocks"])]:
+        for text in [call.args["text"], *mrkdwn_texts(call.args["blocks"])]:
             assert "<!channel>" not in text and "<!here>" not in text and "<@U0BOSS>" not in text, text
     card = next(c for c in posts if c.args["channel"] == OMAR)
     assert "&lt;!channel&gt; &amp; &lt;@U0BOSS&gt;" in json.dumps(card.args["blocks"])
     assert "&lt;!here&gt; needs help" in json.dumps(card.args["blocks"])
 
-
-def _mrkdwn_texts(node):
-    if isinstance(node, dict):
-        if node.get("type") == "mrkdwn":
-            yield node["text"]
-        for value in node.values():
-            yield from _mrkdwn_texts(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _mrkdwn_texts(value)
 
 
 def _handed_off(simulator, slack, make_partner, **overrides):
@@ -191,7 +176,7 @@ def test_decline_asks_for_a_reason_and_tells_the_sender(simulator, slack, sessio
 
     empty = simulator.submit("handoff_decline_submit", s.state({"reason": s.text("  ")}), user_id=OMAR,
                              private_metadata=metadata)
-    assert "Say why" in _errors(empty)["reason"]
+    assert "Say why" in modal_errors(empty)["reason"]
     assert _lead(sessions).stage == "handed_off"
 
     done = simulator.submit("handoff_decline_submit", s.state({"reason": s.text("Outside our territory")}), user_id=OMAR,
@@ -221,7 +206,7 @@ def test_decline_after_someone_accepted_is_refused_inline(simulator, slack, sess
     eventually(lambda: _lead(sessions).stage == "accepted")
     answer = simulator.submit("handoff_decline_submit", s.state({"reason": s.text("Busy")}), user_id=OMAR,
                               private_metadata=metadata)
-    assert "already accepted by @U0BACKUPBEA" in _errors(answer)["reason"]
+    assert "already accepted by @U0BACKUPBEA" in modal_errors(answer)["reason"]
     assert _lead(sessions).stage == "accepted"
 
 

@@ -13,18 +13,13 @@ from bot import simulate as s
 from store import audit
 from store.models import AuditEvent, PerformanceIssue
 from tests.conftest import BEA, MIA, OMAR, RIYA, STAN
-from tests.helpers import handoff_form
+from tests.helpers import handoff_form, modal_errors
 from tests.test_actions import action_form, datepicker, today
 
 
 def _dump(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
-
-def _errors(answer) -> dict:
-    body = answer.json()
-    assert body["response_action"] == "errors", body
-    return body["errors"]
 
 
 def issue_state(**overrides) -> dict:
@@ -99,7 +94,7 @@ def test_recording_an_issue_saves_it_audits_it_and_confirms(simulator, slack, se
 def test_a_bad_issue_field_is_inline_and_saves_nothing(simulator, slack, sessions, make_partner, overrides, block, words):
     make_partner("Globex Partners")
     modal = _open_issue_modal(simulator, slack)
-    errors = _errors(simulator.submit("issue_submit", issue_state(**overrides), user_id=RIYA,
+    errors = modal_errors(simulator.submit("issue_submit", issue_state(**overrides), user_id=RIYA,
                                       private_metadata=modal["private_metadata"]))
     assert set(errors) == {block} and words in errors[block]
     assert _count(sessions, PerformanceIssue) == 0

@@ -19,6 +19,7 @@ from store.models import AuditEvent, Partner
 from store.partners import import_partners_csv, search
 from store.playbook import parse_playbook
 from tests.conftest import MIA, NOAH, RIYA, STAN
+from tests.helpers import modal_errors
 
 TYPES = ("reseller", "referral", "agency")
 TIERS = ("bronze", "silver", "gold")
@@ -207,28 +208,22 @@ def test_added_partner_name_is_escaped_in_the_dm(simulator, slack, sessions):
     assert "Bits &amp; &lt;!channel&gt; Bytes" in text
 
 
-def _errors(answer) -> dict:
-    assert answer.status == 200
-    body = answer.json()
-    assert body["response_action"] == "errors"
-    return body["errors"]
-
 
 def test_add_modal_missing_name_is_an_inline_error(simulator, slack, sessions):
-    errors = _errors(simulator.submit("partner_add_submit", add_form(name=s.text(None)), user_id=STAN))
+    errors = modal_errors(simulator.submit("partner_add_submit", add_form(name=s.text(None)), user_id=STAN))
     assert set(errors) == {"name"}
     assert partner_count(sessions) == 0 and audit_actions(sessions) == []
 
 
 def test_add_modal_whitespace_only_name_is_an_inline_error(simulator, slack, sessions):
-    errors = _errors(simulator.submit("partner_add_submit", add_form(name=s.text("   ")), user_id=STAN))
+    errors = modal_errors(simulator.submit("partner_add_submit", add_form(name=s.text("   ")), user_id=STAN))
     assert set(errors) == {"name"}
     assert partner_count(sessions) == 0
 
 
 def test_add_modal_duplicate_name_is_caught_whatever_the_case(simulator, slack, sessions, make_partner):
     make_partner("Acme Partners")
-    errors = _errors(simulator.submit("partner_add_submit", add_form(name=s.text("  aCME PARTNERS ")), user_id=STAN))
+    errors = modal_errors(simulator.submit("partner_add_submit", add_form(name=s.text("  aCME PARTNERS ")), user_id=STAN))
     assert set(errors) == {"name"}
     assert partner_count(sessions) == 1
     assert audit_actions(sessions) == []
@@ -236,7 +231,7 @@ def test_add_modal_duplicate_name_is_caught_whatever_the_case(simulator, slack, 
 
 
 def test_add_modal_unknown_type_is_an_inline_error_naming_the_allowed_types(simulator, slack, sessions):
-    errors = _errors(simulator.submit("partner_add_submit", add_form(type=s.select("distributor")), user_id=STAN))
+    errors = modal_errors(simulator.submit("partner_add_submit", add_form(type=s.select("distributor")), user_id=STAN))
     assert set(errors) == {"type"}
     assert "distributor" in errors["type"]
     assert all(t in errors["type"] for t in TYPES)
@@ -245,7 +240,7 @@ def test_add_modal_unknown_type_is_an_inline_error_naming_the_allowed_types(simu
 
 def test_add_modal_bad_channel_id_is_an_inline_error(simulator, slack, sessions):
     # A conversations_select also lets people pick a DM (D…): not a channel partner notices can go to.
-    errors = _errors(simulator.submit("partner_add_submit", add_form(channel_id=s.conversation("D0DMWITHBEA")),
+    errors = modal_errors(simulator.submit("partner_add_submit", add_form(channel_id=s.conversation("D0DMWITHBEA")),
                                       user_id=STAN))
     assert set(errors) == {"channel_id"}
     assert "D0DMWITHBEA" in errors["channel_id"]
@@ -255,7 +250,7 @@ def test_add_modal_bad_channel_id_is_an_inline_error(simulator, slack, sessions)
 def test_add_modal_reports_every_bad_field_at_once(simulator, slack, sessions):
     form = add_form(name=s.text(None), type=s.select(None), tier=s.select("diamond"),
                     channel_id=s.conversation("general"))
-    errors = _errors(simulator.submit("partner_add_submit", form, user_id=STAN))
+    errors = modal_errors(simulator.submit("partner_add_submit", form, user_id=STAN))
     assert set(errors) == {"name", "type", "tier", "channel_id"}
     assert partner_count(sessions) == 0
 
