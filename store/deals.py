@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from store.errors import AlreadyDone, NotAllowed, ValidationFailed
 from store.handoffs import get_lead, lead_view, refresh_cards, role_user
 from store.models import Lead, LeadDebrief, LeadStageChange, Partner, utcnow
 from store.playbook import Playbook, Stage
+from store.transitions import transition
 
 NOT_TARGETS = ("handed_off", "declined")
 CLOSED = ("closed_won", "closed_lost")
@@ -201,12 +202,7 @@ def change_stage(
         values.update(first_outreach_at=now, first_outreach_logged_by=user_id)
 
     before = _deal_snapshot(lead)
-    won = session.execute(
-        update(Lead).where(Lead.id == lead.id, Lead.stage == from_stage).values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    session.refresh(lead)
-    if won != 1:
+    if not transition(session, lead, Lead.stage == from_stage, **values):
         finished = _finished(lead, playbook)
         raise ValidationFailed({Ids.STAGE: finished or _moved_meanwhile(session, lead, playbook)})
 

@@ -24,16 +24,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from messages import escalations as views
 from messages.text import when
 from store import audit, outbox, permissions
 from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
-from store.models import (LEAD_REF_OFFSET, ActionItem, AuditEvent, Escalation, Lead, LeadConflict, OutboxMessage,
-                          Partner, utcnow)
+from store.models import (
+    LEAD_REF_OFFSET,
+    ActionItem,
+    AuditEvent,
+    Escalation,
+    Lead,
+    LeadConflict,
+    OutboxMessage,
+    Partner,
+    utcnow,
+)
 from store.playbook import EscalationLevel, Playbook
+from store.transitions import transition
 
 SEVERITIES = tuple(views.SEVERITIES)
 LIMITS = {"about": 300, "reason": 2000, "impact": 1000, "note": 1000}
@@ -415,14 +425,9 @@ def decide(session: Session, *, escalation_id: int, level: int, user_id: str, de
                                   playbook=playbook)
     chosen, full_note = _decision_note(escalation, decision=decision, note=note, response=response, playbook=playbook)
     before = escalation.snapshot()
-    won = session.execute(
-        update(Escalation)
-        .where(Escalation.id == escalation.id, Escalation.status == "pending", Escalation.level == level)
-        .values(status=DECISIONS[decision], decided_by=user_id, decided_at=now, decision_note=full_note, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    session.refresh(escalation)
-    if won != 1:
+    if not transition(session, escalation, Escalation.status == "pending", Escalation.level == level,
+                      status=DECISIONS[decision], decided_by=user_id, decided_at=now, decision_note=full_note,
+                      updated_at=now):
         raise _refusal(session, escalation, level, playbook)
     audit.record(session, actor_id=user_id, action=f"escalation.{DECISIONS[decision]}", object_type="escalation",
                  object_id=escalation.id, before=before, at=now,
@@ -445,14 +450,8 @@ def withdraw(session: Session, *, escalation_id: int, user_id: str, playbook: Pl
     permissions.require_one_of(user_id, (escalation.requester_id,), doing=f"withdraw {escalation.ref}",
                                why="they raised it")
     before = escalation.snapshot()
-    won = session.execute(
-        update(Escalation)
-        .where(Escalation.id == escalation.id, Escalation.status == "pending")
-        .values(status="withdrawn", decided_by=user_id, decided_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    session.refresh(escalation)
-    if won != 1:
+    if not transition(session, escalation, Escalation.status == "pending",
+                      status="withdrawn", decided_by=user_id, decided_at=now, updated_at=now):
         raise AlreadyDone(views.already_text(escalation_view(session, escalation, playbook)))
     audit.record(session, actor_id=user_id, action="escalation.withdrawn", object_type="escalation",
                  object_id=escalation.id, before=before, after=escalation.snapshot(), at=now)
@@ -480,11 +479,8 @@ def climb(session: Session, *, escalation_id: int, playbook: Playbook, resolve_a
              Escalation.level_due_at <= now)
     before = escalation.snapshot()
     if nxt is None:
-        won = session.execute(update(Escalation).where(*guard)
-                              .values(status="expired", decided_by=actor, decided_at=now, updated_at=now)
-                              .execution_options(synchronize_session=False)).rowcount
-        session.refresh(escalation)
-        if won != 1:
+        if not transition(session, escalation, *guard, status="expired", decided_by=actor, decided_at=now,
+                          updated_at=now):
             return []
         audit.record(session, actor_id=actor, action="escalation.expired", object_type="escalation",
                      object_id=escalation.id, before=before, after=escalation.snapshot(), at=now)
@@ -499,14 +495,8 @@ def climb(session: Session, *, escalation_id: int, playbook: Playbook, resolve_a
 
     deciders = _approvers_for(session, nxt, resolve_approvers(nxt.approvers), lead_id=escalation.lead_id,
                               action_id=escalation.action_id, playbook=playbook)
-    won = session.execute(
-        update(Escalation).where(*guard)
-        .values(level=old_level + 1, approver_ids=deciders, level_started_at=now,
-                level_due_at=playbook.calendar.add_business_hours(now, nxt.time_limit_hours), updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    session.refresh(escalation)
-    if won != 1:
+    if not transition(session, escalation, *guard, level=old_level + 1, approver_ids=deciders, level_started_at=now,
+                      level_due_at=playbook.calendar.add_business_hours(now, nxt.time_limit_hours), updated_at=now):
         return []
     hours = old.time_limit_hours if old else 0
     old_name = old.name if old else f"level {old_level + 1}"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased
 
 from messages import handoff as views
@@ -20,6 +20,7 @@ from store import audit, outbox, permissions
 from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
 from store.models import LEAD_REF_OFFSET, Handoff, Lead, LeadConflict, Partner, utcnow
 from store.playbook import Playbook
+from store.transitions import transition
 
 OPEN_STAGES_EXCLUDED = ("declined", "closed_won", "closed_lost")
 DIRECTIONS = {"to_partner": "To the partner", "from_partner": "From the partner"}
@@ -388,14 +389,8 @@ def accept_lead(
     lead = get_lead(session, lead_id)
     _require_owner(lead, user_id, "accept")
     before = lead.snapshot()
-    won = session.execute(
-        update(Lead)
-        .where(Lead.id == lead.id, Lead.stage == "handed_off")
-        .values(stage="accepted", accepted_at=now, accepted_by=user_id, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    session.refresh(lead)
-    if won != 1:
+    if not transition(session, lead, Lead.stage == "handed_off",
+                      stage="accepted", accepted_at=now, accepted_by=user_id, updated_at=now):
         raise AlreadyDone(_already(lead, playbook.tz))
     _close_handoff(session, lead, status="accepted", user_id=user_id, now=now)
     audit.record(session, actor_id=user_id, action="lead.accepted", object_type="lead", object_id=lead.id,
@@ -421,14 +416,8 @@ def decline_lead(
     lead = get_lead(session, lead_id)
     _require_owner(lead, user_id, "decline")
     before = lead.snapshot()
-    won = session.execute(
-        update(Lead)
-        .where(Lead.id == lead.id, Lead.stage == "handed_off")
-        .values(stage="declined", declined_at=now, declined_by=user_id, decline_reason=reason, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    session.refresh(lead)
-    if won != 1:
+    if not transition(session, lead, Lead.stage == "handed_off",
+                      stage="declined", declined_at=now, declined_by=user_id, decline_reason=reason, updated_at=now):
         raise AlreadyDone(_already(lead, playbook.tz))
     _close_handoff(session, lead, status="declined", user_id=user_id, now=now, reason=reason)
     audit.record(session, actor_id=user_id, action="lead.declined", object_type="lead", object_id=lead.id,
@@ -460,15 +449,9 @@ def log_first_outreach(
     if lead.stage == "declined":
         raise AlreadyDone(_already(lead, playbook.tz))
     before = lead.snapshot()
-    won = session.execute(
-        update(Lead)
-        .where(Lead.id == lead.id, Lead.first_outreach_at.is_(None))
-        .values(first_outreach_at=now, first_outreach_logged_by=user_id, updated_at=now,
-                stage="contacted" if lead.stage == "accepted" else lead.stage)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    session.refresh(lead)
-    if won != 1:
+    if not transition(session, lead, Lead.first_outreach_at.is_(None),
+                      first_outreach_at=now, first_outreach_logged_by=user_id, updated_at=now,
+                      stage="contacted" if lead.stage == "accepted" else lead.stage):
         from messages.text import when
 
         raise AlreadyDone(

@@ -32,6 +32,7 @@ from store.models import AuditEvent, Handoff, Lead, OutboxMessage, Partner
 from store.playbook import Playbook
 from store.reminders import Once, post_many_once, reminder_key
 from store.slack_users import not_before, zones
+from store.transitions import transition
 
 log = logging.getLogger(__name__)
 CLOCK = "system:clock"
@@ -111,17 +112,11 @@ def pass_to_backup(session: Session, *, lead_id: int, playbook: Playbook, now: d
     first_owner, backup, missed = lead.primary_owner_id, lead.backup_owner_id, lead.accept_by
     before = lead.snapshot()
     new_accept_by = playbook.calendar.add_business_hours(now, playbook.sla_for(partner.tier).accept_within_hours)
-    won = session.execute(
-        update(Lead)
-        .where(Lead.id == lead.id, Lead.stage == "handed_off", Lead.passed_to_backup_at.is_(None),
-               Lead.primary_owner_id == first_owner, Lead.backup_owner_id == backup, Lead.accept_by == missed)
-        .values(primary_owner_id=backup, backup_owner_id=None, passed_to_backup_at=now, accept_by=new_accept_by,
-                updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if won != 1:
+    if not transition(session, lead, Lead.stage == "handed_off", Lead.passed_to_backup_at.is_(None),
+                      Lead.primary_owner_id == first_owner, Lead.backup_owner_id == backup, Lead.accept_by == missed,
+                      primary_owner_id=backup, backup_owner_id=None, passed_to_backup_at=now, accept_by=new_accept_by,
+                      updated_at=now):
         return []
-    session.refresh(lead)
     session.execute(update(Handoff).where(Handoff.lead_id == lead.id, Handoff.status == "pending")
                     .values(status="passed", decided_at=now, decided_by=CLOCK)
                     .execution_options(synchronize_session=False))
@@ -170,13 +165,9 @@ def open_sla_breach(session: Session, *, lead_id: int, playbook: Playbook, appro
     lead = session.get(Lead, lead_id)
     if lead is None or lead.stage != "handed_off" or lead.sla_escalated_at is not None:
         return []
-    won = session.execute(
-        update(Lead).where(Lead.id == lead.id, Lead.stage == "handed_off", Lead.sla_escalated_at.is_(None))
-        .values(sla_escalated_at=now, updated_at=now).execution_options(synchronize_session=False)
-    ).rowcount
-    if won != 1:
+    if not transition(session, lead, Lead.stage == "handed_off", Lead.sla_escalated_at.is_(None),
+                      sla_escalated_at=now, updated_at=now):
         return []
-    session.refresh(lead)
     view = lead_view(session, lead, playbook)
     first_owner, first_due = None, None
     if lead.passed_to_backup_at is not None:
