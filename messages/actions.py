@@ -266,3 +266,18 @@ def actions_list(views: list[ActionView], *, total: int, heading: str, today: dt
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn",
                                                     "text": f"Showing {len(shown)} of {total}, overdue first, then by due date."}]})
     return {"response_type": "ephemeral", "text": truncate(heading, 3000), "blocks": blocks}
+
+
+def list_message(found, *, caller_id: str, today: dt.date, now: dt.datetime) -> dict[str, Any]:
+    """The answer to `/action list …` (found: store.actions.ActionList)."""
+    if found.partner_name is not None:
+        name = escape(found.partner_name)
+        heading, empty, mine = (f"Open actions on {name} ({found.total})",
+                                f"No open actions on *{name}*. Create one with `/action`.", False)
+    elif found.owner_id == caller_id:
+        heading, empty, mine = (f"Your open actions ({found.total})",
+                                "You have no open actions. Create one with `/action`.", True)
+    else:
+        heading, empty, mine = (f"Open actions of {user(found.owner_id)} ({found.total})",
+                                f"{user(found.owner_id)} has no open actions.", False)
+    return actions_list(found.views, total=found.total, heading=heading, empty=empty, mine=mine, today=today, now=now)

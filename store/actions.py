@@ -21,16 +21,24 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from messages import actions as views
 from messages.text import escape, truncate, when
 from store import audit, outbox, permissions
 from store.errors import AlreadyDone, NotFound, ValidationFailed
-from store.issues import CATEGORIES
-from store.models import LEAD_REF_OFFSET, ActionItem, Lead, Partner, PerformanceIssue, utcnow
+from store.issues import CATEGORIES, partner_named
+from store.models import (
+    LEAD_REF_OFFSET,
+    ActionItem,
+    Lead,
+    Partner,
+    PerformanceIssue,
+    utcnow,
+)
 from store.playbook import Playbook
+from store.transitions import transition
 
 PRIORITIES = tuple(views.PRIORITIES)
 LIMITS = {"title": 200, "success_criteria": 2000, "impact_estimate": 2000, "outcome": 2000}
@@ -231,13 +239,7 @@ def check_can_act(session: Session, *, action_id: int, user_id: str, playbook: P
 def _change(session: Session, action: ActionItem, playbook: Playbook, **values) -> None:
     """The conditional UPDATE: only an open action changes; a lost race says what happened."""
     checked_owner = action.owner_id
-    won = session.execute(
-        update(ActionItem).where(ActionItem.id == action.id, ActionItem.status == "open",
-                                 ActionItem.owner_id == checked_owner)
-        .values(**values).execution_options(synchronize_session=False)
-    ).rowcount
-    session.refresh(action)
-    if won != 1:
+    if not transition(session, action, ActionItem.status == "open", ActionItem.owner_id == checked_owner, **values):
         if action.status == "open" and action.owner_id != checked_owner:
             raise AlreadyDone(f"{action.ref} was just reassigned to <@{action.owner_id}>; nothing changed.")
         raise AlreadyDone(_already(action, playbook.tz))
@@ -314,12 +316,8 @@ def reassign_action(session: Session, *, action_id: int, user_id: str, new_owner
     if new_owner_id == previous:
         raise ValidationFailed({"owner": f"{action.ref} is already theirs. Choose someone else."})
     before = action.snapshot()
-    won = session.execute(
-        update(ActionItem).where(ActionItem.id == action.id, ActionItem.status == "open", ActionItem.owner_id == previous)
-        .values(owner_id=new_owner_id, snoozed_until=None, updated_at=now).execution_options(synchronize_session=False)
-    ).rowcount
-    session.refresh(action)
-    if won != 1:
+    if not transition(session, action, ActionItem.status == "open", ActionItem.owner_id == previous,
+                      owner_id=new_owner_id, snoozed_until=None, updated_at=now):
         if action.status != "open":
             raise AlreadyDone(_already(action, playbook.tz))
         raise AlreadyDone(f"{action.ref} was just reassigned to <@{action.owner_id}> by someone else.")
@@ -410,3 +408,29 @@ def link_choices(session: Session, query: str, *, per_group: int = 10) -> dict[s
                            for iid, cat, desc, partner in
                            session.execute(issue_query.order_by(PerformanceIssue.id.desc()).limit(per_group))]
     return found
+
+
+@dataclass(frozen=True)
+class ActionList:
+    """What `/action list [@person | partner NAME]` asked for, and what it found (one query)."""
+
+    views: list
+    total: int
+    owner_id: str | None = None
+    partner_name: str | None = None
+
+
+def list_for(session: Session, *, caller_id: str, rest: str, playbook: Playbook) -> ActionList:
+    first, _, name = rest.partition(" ")
+    if first.lower() == "partner":
+        partner = partner_named(session, name)
+        found, total = open_actions(session, playbook=playbook, partner_id=partner.id)
+        return ActionList(found, total, partner_name=partner.name)
+    owner = caller_id
+    if rest:
+        owner = parse_user(rest)
+        if owner is None:
+            raise NotFound(f"I can't tell who “{escape(rest[:100])}” is. Mention them (type @ and pick the person): "
+                           "`/action list @name`, or name a partner: `/action list partner NAME`.")
+    found, total = open_actions(session, playbook=playbook, owner_id=owner)
+    return ActionList(found, total, owner_id=owner)
