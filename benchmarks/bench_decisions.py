@@ -58,7 +58,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import random
 import secrets
 import shlex
@@ -95,9 +94,11 @@ from benchmarks.bench_handoff import (
     RunFailed,
     _raise_interrupt,
     build_dataset,
+    finish,
     free_port,
     load,
     log_problems,
+    machine_and_target,
     outbox_rows,
     print_table,
     ratio,
@@ -1098,9 +1099,7 @@ def main(argv: list[str] | None = None) -> int:
                               "paced_targets": len(paced_targets),
                               "untouched_pending": len(data.spare), "seeded_standin_cards": len(cards)},
             "gunicorn": commands, "playbook": opts.playbook,
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-            "target": {"max_ratio": TARGET_RATIO, "max_p99_ms": TARGET_P99_MS,
-                       "rule": "ratio_p50 <= max_ratio and ratio_p99 <= max_ratio and partnerbot p99 <= max_p99_ms"},
+            **machine_and_target(),
             "results": rows, "paced": {"gap_ms": opts.paced_gap_ms, "answer": results.get("paced"),
                                        "after_answer": after.get("paced")},
             "after_answer": {k: v for k, v in after.items() if k != "paced"}, "list_in_process": in_process, "verification": verification,
@@ -1108,14 +1107,7 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": {"generate_and_seed": round(t_gen, 1), "migrate_and_load": round(t_load, 1),
                         "total": round(total, 1)},
         }
-        out = Path(opts.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2, default=str) + "\n")
-        print(f"\nwrote {out}; total {total:.0f}s")
-        if failures:
-            print(f"\nFAILED ({len(failures)}):\n  " + "\n  ".join(failures[:20]), file=sys.stderr)
-            return 1
-        return 0
+        return finish(report, opts.output, failures, total)
     except RunFailed as error:
         print(f"\nFAILED: {error}", file=sys.stderr)
         return 1

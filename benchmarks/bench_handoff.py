@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import shutil
 import json
 import os
 import platform
@@ -47,6 +46,7 @@ import random
 import re
 import secrets
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -863,6 +863,27 @@ def _raise_interrupt(signum, _frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def machine_and_target() -> dict:
+    """What every web benchmark's JSON says about the machine and the target it is judged by."""
+    return {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "target": {"max_ratio": TARGET_RATIO, "max_p99_ms": TARGET_P99_MS,
+                   "rule": "ratio_p50 <= max_ratio and ratio_p99 <= max_ratio and partnerbot p99 <= max_p99_ms"},
+    }
+
+
+def finish(report: dict, output: str, failures: list[str], total: float) -> int:
+    """Write the JSON report, list what failed, and give the exit code (1 if anything failed)."""
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"\nwrote {out}; total {total:.0f}s")
+    if failures:
+        print(f"\nFAILED ({len(failures)}):\n  " + "\n  ".join(failures[:20]), file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=300, help="measured requests per operation and app")
@@ -1006,22 +1027,13 @@ def main(argv: list[str] | None = None) -> int:
             "data": counts | {"clicker_owned_leads": clicker_owned, "click_targets": len(data.targets),
                               "seeded_standin_cards": len(seeded)},
             "gunicorn": commands, "playbook": opts.playbook,
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-            "target": {"max_ratio": TARGET_RATIO, "max_p99_ms": TARGET_P99_MS,
-                       "rule": "ratio_p50 <= max_ratio and ratio_p99 <= max_ratio and partnerbot p99 <= max_p99_ms"},
+            **machine_and_target(),
             "results": rows, "submission_breakdown": breakdown, "gap_ms": opts.gap_ms,
             "verification": {k: v for k, v in verification.items() if k != "conflicts_by_submission"}, "server_log_issues": {k: v[:20] for k, v in log_issues.items()},
             "failures": failures, "seconds": {"generate_and_seed": round(t_gen, 1), "migrate_and_load": round(t_load, 1),
                                               "total": round(total, 1)},
         }
-        out = Path(opts.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2, default=str) + "\n")
-        print(f"\nwrote {out}; total {total:.0f}s")
-        if failures:
-            print(f"\nFAILED ({len(failures)}):\n  " + "\n  ".join(failures[:20]), file=sys.stderr)
-            return 1
-        return 0
+        return finish(report, opts.output, failures, total)
     except RunFailed as error:
         print(f"\nFAILED: {error}", file=sys.stderr)
         return 1
