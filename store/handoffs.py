@@ -390,7 +390,8 @@ def accept_lead(
     _require_owner(lead, user_id, "accept")
     before = lead.snapshot()
     if not transition(session, lead, Lead.stage == "handed_off",
-                      stage="accepted", accepted_at=now, accepted_by=user_id, updated_at=now):
+                      stage="accepted", accepted_at=now, accepted_by=user_id, updated_at=now,
+                      accept_hours=round(playbook.calendar.business_hours_between(lead.created_at, now), 4)):
         raise AlreadyDone(_already(lead, playbook.tz))
     _close_handoff(session, lead, status="accepted", user_id=user_id, now=now)
     audit.record(session, actor_id=user_id, action="lead.accepted", object_type="lead", object_id=lead.id,

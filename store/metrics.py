@@ -25,14 +25,15 @@ activity at all in a period has ``has_data`` False. Nothing divides by zero.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from sqlalchemy import and_, case, extract, func, or_, select
+from sqlalchemy import Integer, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from store.models import ActionItem, Escalation, Lead, Partner
+from store.models import ActionItem, Escalation, Lead, Partner, UTCDateTime
 from store.playbook import Playbook
 
 REGRESSION_DROP = 0.20  # a figure more than 20% below both the month before and the baseline
@@ -48,7 +49,7 @@ TRACKED: tuple[tuple[str, str], ...] = (
     ("revenue", "revenue"),
 )
 STAGNATION_FIGURES: tuple[tuple[str, str], ...] = (("handed_off", "leads handed off"), ("wins", "wins"))
-RATES = frozenset({"acceptance_rate", "sla_hit_rate", "hours_to_accept"})
+RATES = frozenset({"acceptance_rate", "sla_hit_rate", "hours_to_accept", "conversion_rate", "average_deal_size"})
 AT_END = frozenset({"actions_overdue", "escalations_open"})  # states at the period's end, not flows
 
 
@@ -57,8 +58,10 @@ class Period:
     start: dt.datetime
     end: dt.datetime
     label: str
-    months: int = 1
+    months: float = 1  # its length in months: flows are compared per month
     leads_only: bool = False  # only the lead figures (a baseline or a month for stagnation): skips two scans
+    kind: str = "month"  # month | quarter (also one still running, up to now) | custom
+    ongoing: bool = False  # this month or this quarter, cut at the moment it was asked for
 
     @property
     def end_date(self) -> dt.date:
@@ -87,7 +90,74 @@ def quarter_period(playbook: Playbook, year: int, quarter: int) -> Period:
     first = 3 * (quarter - 1) + 1
     start = dt.datetime(year, first, 1, tzinfo=playbook.tz)
     ny, nm = shift_month(year, first, 3)
-    return Period(start, dt.datetime(ny, nm, 1, tzinfo=playbook.tz), f"{year:04d}-Q{quarter}", months=3)
+    return Period(start, dt.datetime(ny, nm, 1, tzinfo=playbook.tz), f"{year:04d}-Q{quarter}", months=3,
+                  kind="quarter")
+
+
+MONTH_DAYS = 365.25 / 12
+PERIOD_HELP = ("a period is last month, this month, last quarter, this quarter, a month (2026-10), "
+               "a quarter (2026-Q3) or two dates (2026-09-01..2026-10-15)")
+
+
+def _custom(playbook: Playbook, first: dt.date, last: dt.date, *, end: dt.datetime | None = None,
+            label: str | None = None) -> Period:
+    """From the start of `first` to the end of `last` (playbook zone), or to `end` if sooner."""
+    start = dt.datetime.combine(first, dt.time(0), tzinfo=playbook.tz)
+    stop = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=playbook.tz)
+    if end is not None and end < stop:
+        stop = end
+    days = max((stop - start).total_seconds() / 86400, 1.0)
+    return Period(start, stop, label or f"{first:%Y-%m-%d} to {last:%Y-%m-%d}", months=days / MONTH_DAYS,
+                  kind="custom")
+
+
+def parse_period(text: str, playbook: Playbook, *, now: dt.datetime) -> Period:
+    """A period as people write it; ValueError naming the accepted forms otherwise. "this month"
+    and "this quarter" run up to `now` and compare per month like any other."""
+    words = " ".join(text.strip().lower().split())
+    local = now.astimezone(playbook.tz)
+    quarter = (local.month - 1) // 3 + 1
+    if words in ("", "last month", "month"):
+        return month_period(playbook, *shift_month(local.year, local.month, -1))
+    if words == "this month":
+        month = month_period(playbook, local.year, local.month)
+        return replace(_custom(playbook, month.start.date(), month.end.date() - dt.timedelta(days=1), end=now,
+                               label=f"{month.label} so far"), kind="month", ongoing=True)
+    if words in ("last quarter", "quarter"):
+        return quarter_period(playbook, *((local.year - 1, 4) if quarter == 1 else (local.year, quarter - 1)))
+    if words == "this quarter":
+        q = quarter_period(playbook, local.year, quarter)
+        return replace(_custom(playbook, q.start.date(), q.end.date() - dt.timedelta(days=1), end=now,
+                               label=f"{q.label} so far"), kind="quarter", ongoing=True)
+    found = re.fullmatch(r"(\d{4})-(\d{1,2})", words)
+    if found and 1 <= int(found[2]) <= 12:
+        return month_period(playbook, int(found[1]), int(found[2]))
+    found = re.fullmatch(r"(\d{4})[- ]?q([1-4])|q([1-4])[- ]?(\d{4})", words)
+    if found:
+        return quarter_period(playbook, int(found[1] or found[4]), int(found[2] or found[3]))
+    found = re.fullmatch(r"(\d{4}-\d{2}-\d{2})\s*(?:\.\.|to)\s*(\d{4}-\d{2}-\d{2})", words)
+    if found:
+        try:
+            first, last = dt.date.fromisoformat(found[1]), dt.date.fromisoformat(found[2])
+        except ValueError:
+            raise ValueError(f"{text.strip()!r} has a date that does not exist") from None
+        if last < first:
+            raise ValueError(f"{text.strip()!r} ends before it starts")
+        return _custom(playbook, first, last)
+    raise ValueError(f"{text.strip()!r} is not a period I know: {PERIOD_HELP}")
+
+
+def previous_period(playbook: Playbook, period: Period) -> Period:
+    """The period a trend compares with: the month or quarter before, or as many days just before."""
+    local = period.start.astimezone(playbook.tz)
+    if period.kind == "quarter":
+        q = (local.month - 1) // 3 + 1
+        return quarter_period(playbook, *((local.year - 1, 4) if q == 1 else (local.year, q - 1)))
+    if period.kind == "month":
+        return month_period(playbook, *shift_month(local.year, local.month, -1))
+    days = (period.end.astimezone(playbook.tz).date() - local.date()).days or 1
+    first = local.date() - dt.timedelta(days=days)
+    return _custom(playbook, first, local.date() - dt.timedelta(days=1))
 
 
 def parse_month(text: str) -> tuple[int, int]:
@@ -106,11 +176,12 @@ class Figures:
     to_partner: int = 0
     from_partner: int = 0
     accepted: int = 0
-    hours_to_accept: float | None = None  # mean, wall-clock hours
+    hours_to_accept: float | None = None  # median business hours from handoff to acceptance
     outreach_due: int = 0
     outreach_on_time: int = 0
     wins: int = 0
     revenue: Decimal = Decimal(0)
+    lost: int = 0
     actions_done: int = 0
     actions_overdue: int = 0
     escalations_opened: int = 0
@@ -130,8 +201,22 @@ class Figures:
         return self.outreach_on_time / self.outreach_due if self.outreach_due else None
 
     @property
+    def conversion_rate(self) -> float | None:
+        """Of the leads closed in the period, the share won."""
+        closed = self.wins + self.lost
+        return self.wins / closed if closed else None
+
+    @property
+    def average_deal_size(self) -> float | None:
+        return float(self.revenue) / self.wins if self.wins else None
+
+    @property
+    def leads_handed_off(self) -> int:
+        return self.handed_off
+
+    @property
     def has_data(self) -> bool:
-        return any((self.handed_off, self.outreach_due, self.wins, self.actions_done, self.actions_overdue,
+        return any((self.handed_off, self.outreach_due, self.wins, self.lost, self.actions_done, self.actions_overdue,
                     self.escalations_opened, self.escalations_open))
 
     @property
@@ -147,12 +232,6 @@ class Figures:
         if name in RATES or name in AT_END or self.months == 1:
             return float(raw)
         return float(raw) / self.months
-
-
-def _hours_between(dialect: str, later, earlier):
-    if dialect == "postgresql":
-        return extract("epoch", later - earlier) / 3600.0
-    return (func.julianday(later) - func.julianday(earlier)) * 24.0
 
 
 def _partner_filter(column, partner_ids: Iterable[int] | None):
@@ -171,7 +250,6 @@ def figures(session: Session, periods: Sequence[Period], *,
     ids = list(partner_ids) if partner_ids is not None else None
     if ids is not None and not ids:
         return [{} for _ in periods]
-    dialect = session.get_bind().dialect.name
     lo, hi = min(p.start for p in periods), max(p.end for p in periods)
     results: list[dict[int, dict]] = [{} for _ in periods]
 
@@ -189,11 +267,11 @@ def figures(session: Session, periods: Sequence[Period], *,
             count(and_(made, Lead.direction == "to_partner")),
             count(and_(made, Lead.direction == "from_partner")),
             count(accepted),
-            func.avg(case((accepted, _hours_between(dialect, Lead.accepted_at, Lead.created_at)), else_=None)),
             count(due),
             count(and_(due, Lead.first_outreach_at.is_not(None), Lead.first_outreach_at <= Lead.first_outreach_by)),
             count(won),
             func.sum(case((won, Lead.closed_amount), else_=None)),
+            count(and_(Lead.stage == "closed_lost", Lead.closed_at >= p.start, Lead.closed_at < p.end)),
         ]
     window = or_(and_(Lead.created_at >= lo, Lead.created_at < hi),
                  and_(Lead.first_outreach_by >= lo, Lead.first_outreach_by < hi),
@@ -202,12 +280,11 @@ def figures(session: Session, periods: Sequence[Period], *,
                            .group_by(Lead.partner_id)).all()
     for row in rows:
         for i, _ in enumerate(periods):
-            to_p, from_p, acc, hours, due, on_time, wins, revenue = row[1 + 8 * i: 9 + 8 * i]
+            to_p, from_p, acc, due, on_time, wins, revenue, lost = row[1 + 8 * i: 9 + 8 * i]
             results[i][row[0]] = {
                 "to_partner": int(to_p or 0), "from_partner": int(from_p or 0), "accepted": int(acc or 0),
-                "hours_to_accept": float(hours) if hours is not None else None,
                 "outreach_due": int(due or 0), "outreach_on_time": int(on_time or 0), "wins": int(wins or 0),
-                "revenue": Decimal(revenue or 0),
+                "revenue": Decimal(revenue or 0), "lost": int(lost or 0),
             }
 
     # --- actions (every action linked to a partner, its lead or its issue carries partner_id)
@@ -258,14 +335,69 @@ def figures(session: Session, periods: Sequence[Period], *,
             results[i].setdefault(row[0], {}).update(escalations_opened=int(opened or 0),
                                                      escalations_open=int(still_open or 0))
 
-    out: list[dict[int, Figures]] = []
+    # --- the median business hours to accept (not for leads_only periods: no trend uses it)
+    timed = [i for i, p in enumerate(periods) if not p.leads_only]
+    medians, overall = median_hours_to_accept(session, [periods[i] for i in timed], partner_ids=ids)
+    for k, i in enumerate(timed):
+        for pid, hours in medians[k].items():
+            results[i].setdefault(pid, {})["hours_to_accept"] = hours
+
+    out: list[PeriodFigures] = []
     for i, p in enumerate(periods):
-        built = {pid: Figures(partner_id=pid, months=p.months, **values) for pid, values in results[i].items()}
-        out.append({pid: f for pid, f in built.items() if f.has_data})
+        built = PeriodFigures({pid: Figures(partner_id=pid, months=p.months, **values)
+                               for pid, values in results[i].items()})
+        out.append(PeriodFigures({pid: f for pid, f in built.items() if f.has_data}))
+        if i in timed:
+            out[-1].overall_hours_to_accept = overall[timed.index(i)]
     return out
 
 
-def figures_of(found: Mapping[int, Figures], partner_id: int, months: int = 1) -> Figures:
+class PeriodFigures(dict[int, Figures]):
+    """One period's figures by partner, and the median time to accept over all partners (a median
+    of medians would be wrong, so it is computed alongside)."""
+
+    overall_hours_to_accept: float | None = None
+
+
+def median_hours_to_accept(session: Session, periods: Sequence[Period], *, partner_ids: Iterable[int] | None = None
+                           ) -> tuple[list[dict[int, float]], list[float | None]]:
+    """Median business hours to accept of the leads handed off in each period and accepted before it
+    ended: by partner, and over all partners. One statement: the periods as a small derived table,
+    joined to the leads, ranked with window functions, the middle one or two rows averaged —
+    portable SQL (SQLite has no percentile function)."""
+    if not periods:
+        return [], []
+    ids = list(partner_ids) if partner_ids is not None else None
+    rows = [select(literal(i).label("idx"), literal(p.start, UTCDateTime()).label("lo"),
+                   literal(p.end, UTCDateTime()).label("hi")) for i, p in enumerate(periods)]
+    span = (rows[0] if len(rows) == 1 else union_all(*rows)).cte("periods")
+    hours = Lead.accept_hours
+    ranked = (select(span.c.idx, Lead.partner_id.label("partner"), hours.label("h"),
+                     func.row_number().over(partition_by=(span.c.idx, Lead.partner_id), order_by=hours).label("rn"),
+                     func.count().over(partition_by=(span.c.idx, Lead.partner_id)).label("n"),
+                     func.row_number().over(partition_by=span.c.idx, order_by=hours).label("rn_all"),
+                     func.count().over(partition_by=span.c.idx).label("n_all"))
+              .join_from(Lead, span, and_(Lead.created_at >= span.c.lo, Lead.created_at < span.c.hi,
+                                          Lead.accepted_at < span.c.hi))
+              .where(hours.is_not(None), *_partner_filter(Lead.partner_id, ids))).cte("ranked")
+    by_partner = (select(ranked.c.idx, ranked.c.partner, func.avg(ranked.c.h))
+                  .where(or_(ranked.c.rn == (ranked.c.n + 1) // 2, ranked.c.rn == (ranked.c.n + 2) // 2))
+                  .group_by(ranked.c.idx, ranked.c.partner))
+    overall = (select(ranked.c.idx, literal(None, Integer()).label("partner"), func.avg(ranked.c.h))
+               .where(or_(ranked.c.rn_all == (ranked.c.n_all + 1) // 2,
+                          ranked.c.rn_all == (ranked.c.n_all + 2) // 2))
+               .group_by(ranked.c.idx))
+    found: list[dict[int, float]] = [{} for _ in periods]
+    everyone: list[float | None] = [None for _ in periods]
+    for idx, pid, median in session.execute(union_all(by_partner, overall)):
+        if pid is None:
+            everyone[idx] = float(median)
+        else:
+            found[idx][pid] = float(median)
+    return found, everyone
+
+
+def figures_of(found: Mapping[int, Figures], partner_id: int, months: float = 1) -> Figures:
     """A partner's figures from a `figures()` result; an empty Figures (has_data False) if it had none."""
     return found.get(partner_id) or Figures(partner_id=partner_id, months=months)
 
@@ -328,19 +460,21 @@ def baseline_figures(session: Session, playbook: Playbook, *, as_of: dt.datetime
     """Each partner's baseline figures (months = the period's length; compare with `.value()`).
     A partner whose baseline period had no activity gets empty figures; one without a baseline
     period is absent."""
-    return _figures_with_baselines(session, playbook, [], as_of=as_of, partner_ids=partner_ids,
+    return figures_with_baselines(session, playbook, [], as_of=as_of, partner_ids=partner_ids,
                                    overrides=overrides)[1]
 
 
-def _figures_with_baselines(session: Session, playbook: Playbook, periods: Sequence[Period], *,
+def figures_with_baselines(session: Session, playbook: Playbook, periods: Sequence[Period], *,
                             as_of: dt.datetime, partner_ids: Iterable[int] | None,
                             overrides: Mapping[int, Period] | None,
-                            leads_only: bool = False) -> tuple[list[dict[int, Figures]], dict[int, Figures]]:
+                            leads_only: bool = False, known: Mapping[int, Period] | None = None
+                            ) -> tuple[list[dict[int, Figures]], dict[int, Figures]]:
     """`figures(periods)` and every partner's baseline: the distinct baseline quarters (a handful,
     one per quarter in which partners started) are computed together for all partners, in one
     more figures() call, and each partner takes its own — queries never grow with partners."""
     ids = list(partner_ids) if partner_ids is not None else None
-    own = baseline_periods(session, playbook, as_of=as_of, partner_ids=ids, overrides=overrides)
+    own = dict(known) if known is not None else baseline_periods(session, playbook, as_of=as_of, partner_ids=ids,
+                                                                 overrides=overrides)
     if leads_only:
         own = {pid: replace(period, leads_only=True) for pid, period in own.items()}
     extra = sorted({p for p in own.values() if p not in periods}, key=lambda p: (p.start, p.end))
@@ -412,20 +546,17 @@ class MonthReport:
         return any(p.current.has_data for p in self.partners.values())
 
 
-def sum_figures(partner_figures: Iterable[Figures]) -> Figures:
-    """Partners' figures added up (the mean time to accept weighted by acceptances)."""
+def sum_figures(partner_figures: Iterable[Figures], *, hours_to_accept: float | None = None) -> Figures:
+    """Partners' figures added up; the median time to accept can't be summed, so it is passed in
+    (`PeriodFigures.overall_hours_to_accept`)."""
     names = ("to_partner", "from_partner", "accepted", "outreach_due", "outreach_on_time", "wins", "revenue",
-             "actions_done", "actions_overdue", "escalations_opened", "escalations_open")
+             "lost", "actions_done", "actions_overdue", "escalations_opened", "escalations_open")
     sums = dict.fromkeys(names, 0)
     sums["revenue"] = Decimal(0)
-    hours_weighted, hours_n = 0.0, 0
     for f in partner_figures:
-        if f.hours_to_accept is not None:
-            hours_weighted += f.hours_to_accept * f.accepted
-            hours_n += f.accepted
         for name in names:
             sums[name] += getattr(f, name)
-    return Figures(partner_id=0, hours_to_accept=hours_weighted / hours_n if hours_n else None, **sums)
+    return Figures(partner_id=0, hours_to_accept=hours_to_accept, **sums)
 
 
 def sla_series(session: Session, periods: Sequence[Period]) -> list[float | None]:
@@ -456,7 +587,7 @@ def month_report(session: Session, playbook: Playbook, year: int, month: int, *,
     periods = [replace(p, leads_only=True) for p in periods[:-2]] + periods[-2:]
     ids = list(partner_ids) if partner_ids is not None else None
     period = periods[-1]
-    series, baseline = _figures_with_baselines(session, playbook, periods, as_of=period.end, partner_ids=ids,
+    series, baseline = figures_with_baselines(session, playbook, periods, as_of=period.end, partner_ids=ids,
                                                overrides=baselines, leads_only=True)
     active = set().union(*(found.keys() for found in series))
     partners = {}
@@ -466,7 +597,8 @@ def month_report(session: Session, playbook: Playbook, year: int, month: int, *,
         base = baseline.get(pid)
         partners[pid] = PartnerMonth(pid, current, previous, base, months,
                                      regressions(current, previous, base), stagnation(months))
-    totals = [sum_figures(found.values()) for found in series]
+    totals = [sum_figures(found.values(), hours_to_accept=getattr(found, "overall_hours_to_accept", None))
+              for found in series]
     chart_periods = last_months(playbook, year, month, max(chart_months, 1))
     return MonthReport(period, periods, partners, totals, chart_periods, sla_series(session, chart_periods))
 

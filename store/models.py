@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -80,6 +81,9 @@ class Partner(Base):
     product_lines: Mapped[list[str]] = mapped_column(JSONType, default=list)
     channel_id: Mapped[str | None] = mapped_column(String(20))
     manager_id: Mapped[str | None] = mapped_column(String(20))
+    # the period its scorecard compares against ("2026-Q1", "2026-03", "2026-01-05..2026-03-31");
+    # None: its first full quarter of leads
+    baseline_period: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -92,6 +96,7 @@ class Partner(Base):
             "product_lines": list(self.product_lines or []),
             "channel_id": self.channel_id,
             "manager_id": self.manager_id,
+            "baseline_period": self.baseline_period,
         }
 
 
@@ -124,6 +129,7 @@ class Lead(Base):
     first_outreach_by: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     accepted_by: Mapped[str | None] = mapped_column(String(20))
+    accept_hours: Mapped[float | None] = mapped_column(Float)  # business hours from handoff to acceptance
     declined_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     declined_by: Mapped[str | None] = mapped_column(String(20))
     decline_reason: Mapped[str | None] = mapped_column(Text)
@@ -384,3 +390,16 @@ class SlackUser(Base):
     tz: Mapped[str | None] = mapped_column(String(64))
     real_name: Mapped[str | None] = mapped_column(String(200))
     fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HomeTab(Base):
+    """A person who has opened the App Home, and the dashboard filters they chose there.
+
+    Only these people get their Home re-published when something of theirs changes; the
+    filters survive those refreshes (a Home view's own state does not reach the clock)."""
+
+    __tablename__ = "home_tabs"
+
+    user_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

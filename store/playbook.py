@@ -401,6 +401,58 @@ class Conflicts(_Section):
     protection_window_days: Days = 90
 
 
+Percent = Annotated[float, BeforeValidator(_not_bool), Field(ge=0, le=100, allow_inf_nan=False)]
+Amount = Annotated[float, BeforeValidator(_not_bool), Field(ge=0, allow_inf_nan=False)]
+Weight = Annotated[float, BeforeValidator(_not_bool), Field(ge=0, allow_inf_nan=False)]
+
+# The scorecard figures that can have a target and a weight, and whether less is better.
+SCORED_FIGURES: dict[str, bool] = {
+    "leads_handed_off": False, "acceptance_rate": False, "hours_to_accept": True, "sla_hit_rate": False,
+    "conversion_rate": False, "wins": False, "revenue": False, "average_deal_size": False,
+}
+
+
+class Targets(_Section):
+    """What a partner should reach, per month for counts and amounts; rates in percent (0–100).
+    A figure left out has no target and does not count towards the composite score."""
+
+    leads_handed_off: Amount | None = None  # leads handed off either way, per month
+    acceptance_rate: Percent | None = None
+    hours_to_accept: Hours | None = None  # median business hours; default: the tier's accept SLA
+    sla_hit_rate: Percent | None = None  # first outreach on time
+    conversion_rate: Percent | None = None  # of the leads closed, the share won
+    wins: Amount | None = None  # per month
+    revenue: Amount | None = None  # won, per month
+    average_deal_size: Amount | None = None
+
+
+def _weights(weights: dict[str, float]) -> dict[str, float]:
+    unknown = [key for key in weights if key not in SCORED_FIGURES]
+    if unknown:
+        raise _problem(f"unknown figure {_show(unknown[0])}{_suggest(unknown[0], SCORED_FIGURES)}; "
+                       f"weights can be given to: {', '.join(SCORED_FIGURES)}")
+    if weights and not any(weights.values()):
+        raise _problem("at least one weight must be above 0")
+    return weights
+
+
+class ScorecardTargets(_Section):
+    default: Targets = Field(default_factory=lambda: Targets(acceptance_rate=80, sla_hit_rate=90,
+                                                             conversion_rate=25))
+    tiers: dict[TierName, Targets] = Field(default_factory=dict)
+
+
+class Scorecards(_Section):
+    """How partners are scored: targets per tier (maturity), the weights of the composite score,
+    and what counts as a trend."""
+
+    targets: ScorecardTargets = Field(default_factory=ScorecardTargets)
+    weights: Annotated[dict[str, Weight], AfterValidator(_weights)] = Field(default_factory=lambda: {
+        "acceptance_rate": 20, "hours_to_accept": 15, "sla_hit_rate": 25, "conversion_rate": 20, "revenue": 20})
+    trend_points: Annotated[float, BeforeValidator(_not_bool), Field(gt=0, le=100)] = 5.0
+    new_partner_days: Days = 365  # partners added this recently show their time to first sale
+
+
 ROLES: tuple[str, ...] = ("sender", "owner", "backup", "partner_manager", "admins")
 CORE_STAGES: tuple[str, ...] = ("handed_off", "accepted", "closed_won", "closed_lost")
 
@@ -558,6 +610,7 @@ class Playbook(_Section):
     qualification: Qualification = Field(default_factory=Qualification)
     reviews: Reviews = Field(default_factory=Reviews)
     digest: Digest = Field(default_factory=Digest)
+    scorecards: Scorecards = Field(default_factory=Scorecards)
 
     @field_validator("stages")
     @classmethod
@@ -664,6 +717,15 @@ class Playbook(_Section):
         """Business hours after the accept deadline before a lead passes to its backup owner."""
         grace = self.sla.backup_grace_hours
         return grace if grace is not None else self.sla_for(tier).accept_within_hours
+
+    def targets_for(self, tier: str | None) -> dict[str, float]:
+        """A tier's targets: its own, else the default's, figure by figure; the time to accept
+        defaults to the tier's accept SLA."""
+        default = self.scorecards.targets.default.model_dump(exclude_none=True)
+        own = self.scorecards.targets.tiers.get(tier) if tier is not None else None
+        merged = default | (own.model_dump(exclude_none=True) if own else {})
+        merged.setdefault("hours_to_accept", self.sla_for(tier).accept_within_hours)
+        return merged
 
     def is_admin(self, user_id: str | None) -> bool:
         """Whether this Slack user id is listed under ``admins``."""

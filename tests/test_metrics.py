@@ -54,11 +54,14 @@ def fixture(sessions):
         session.add_all([a, b, c])
         session.flush()
         leads = {
-            # October, to partner, accepted after 4 h, outreach before its deadline (on time)
+            # October, to partner, accepted after 4 h, outreach before its deadline (on time).
+            # accept_hours is what accept_lead stores: business hours (here given by hand).
             "L1": make_lead(a.id, "2026-10-05T14:00:00", stage="contacted", accepted_at="2026-10-05T18:00:00",
+                            accept_hours=4.0,
                             first_outreach_by="2026-10-06T14:00:00", first_outreach_at="2026-10-06T10:00:00"),
-            # October, from partner, accepted after 26 h, outreach late; won in October for 1000.50
-            "L2": make_lead(a.id, "2026-10-12T14:00:00", direction="from_partner", stage="closed_won",
+            # October, from partner, accepted after 26 h (10 business hours), outreach late; won in
+            # October for 1000.50
+            "L2": make_lead(a.id, "2026-10-12T14:00:00", direction="from_partner", stage="closed_won", accept_hours=10.0,
                             accepted_at="2026-10-13T16:00:00", first_outreach_by="2026-10-13T20:00:00",
                             first_outreach_at="2026-10-14T12:00:00", closed_at="2026-10-20T15:00:00",
                             closed_amount=Decimal("1000.50")),
@@ -69,6 +72,7 @@ def fixture(sessions):
                             first_outreach_by="2026-10-21T14:00:00"),
             # September, accepted after 1 h, outreach on time in September; won on Oct 3 for 500
             "L5": make_lead(a.id, "2026-09-10T14:00:00", stage="closed_won", accepted_at="2026-09-10T15:00:00",
+                            accept_hours=1.0,
                             first_outreach_by="2026-09-11T14:00:00", first_outreach_at="2026-09-11T09:00:00",
                             closed_at="2026-10-03T15:00:00", closed_amount=Decimal(500)),
             # 03:00Z on Oct 1 is 23:00 on Sep 30 in New York: September. Outreach due Oct 1, never done.
@@ -106,7 +110,7 @@ def test_october_figures_match_the_hand_count(sessions, playbook, fixture):
     a = october[fixture["a"]]
     assert (a.to_partner, a.from_partner, a.handed_off) == (3, 1, 4)  # L1, L3, L4 to; L2 from
     assert a.accepted == 2 and a.acceptance_rate == pytest.approx(0.5)  # L1, L2 of 4
-    assert a.hours_to_accept == pytest.approx((4 + 26) / 2, abs=1e-3)
+    assert a.hours_to_accept == pytest.approx((4 + 10) / 2)  # the median of two: their mean
     assert (a.outreach_due, a.outreach_on_time) == (3, 1)  # L1 (on time), L2 (late), L6 (missed); L4 declined
     assert a.sla_hit_rate == pytest.approx(1 / 3)
     assert (a.wins, a.revenue) == (2, Decimal("1500.50"))  # L2 and L5 closed won in October

@@ -7,6 +7,7 @@ from messages.prose import help_message
 from messages.text import escape, unescape
 from handlers.partners import history as audit_history
 from handlers.partners import issues as issue_modal
+from handlers.partners import scorecard as scorecards
 from store import partners
 
 
@@ -28,7 +29,8 @@ def _help(rest, command, client, respond, services) -> None:
 
 
 SUBCOMMANDS = {"add": _add, "list": _list, "help": _help, "": _help,
-               "issue": issue_modal.issue, "issues": issue_modal.issues_list, "history": audit_history.history}
+               "issue": issue_modal.issue, "issues": issue_modal.issues_list, "history": audit_history.history,
+               "scorecard": scorecards.scorecard, "baseline": scorecards.baseline}
 
 
 def handle(ack, body, command, client, respond, context) -> None:
