@@ -14,8 +14,10 @@ from typing import Any
 from messages import blocks as b
 from messages.charts import digest_chart
 from messages.prose import render
+from messages.scorecards import score, trend_mark
 from messages.text import money, truncate
 from store.metrics import MonthReport, PartnerMonth, sum_figures
+from store.scorecards import Scorecard
 
 TOP_PARTNERS = 10
 MAX_TOP = 40  # 40 partner blocks + header, intro, rest and coming up stay under Slack's 50
@@ -56,8 +58,9 @@ def count_vs(now: float, before: float) -> str:
 
 
 class _PartnerView:
-    def __init__(self, name: str, month: PartnerMonth) -> None:
+    def __init__(self, name: str, month: PartnerMonth, card: Scorecard | None) -> None:
         self.name = name
+        self.card = card
         self.now = month.current
         self.previous = month.previous
         self.baseline = month.baseline
@@ -74,6 +77,7 @@ class _PartnerView:
 
 
 def digest_message(report: MonthReport, names: dict[int, tuple[str, str | None]], *,
+                   cards: dict[int, Scorecard] | None = None,
                    upcoming_actions: list[UpcomingAction], more_actions: int,
                    upcoming_reviews: list[tuple[str, dt.date, int]], top: int = TOP_PARTNERS) -> dict[str, Any]:
     """chat.postMessage arguments (text + blocks) for one month's digest."""
@@ -102,12 +106,12 @@ def digest_message(report: MonthReport, names: dict[int, tuple[str, str | None]]
         "digest.md.j2",
         month_name=month_name(report), partner_count=len(report.partners), has_data=report.has_data,
         totals=totals, before=before, flagged=len(flagged),
-        partners=[_PartnerView(name_of(pm.partner_id), pm) for pm in shown], rest=rest,
+        partners=[_PartnerView(name_of(pm.partner_id), pm, (cards or {}).get(pm.partner_id)) for pm in shown], rest=rest,
         reviews=[(name, day.strftime("%a %d %b"), n) for name, day, n in upcoming_reviews],
         actions=[{"ref": a.ref, "title": truncate(a.title, 120), "owner_id": a.owner_id,
                   "due": a.due.strftime("%a %d %b"), "partner": a.partner} for a in upcoming_actions],
         more_actions=more_actions,
-        rate=rate, count=count, hours=hours, money=money, count_vs=count_vs,
+        rate=rate, count=count, hours=hours, money=money, count_vs=count_vs, score=score, trend=trend_mark,
     )
     title = f"Partner digest — {month_name(report)}"
     message_blocks = [b.header(title)]

@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 from messages import blocks as b
 from messages.digest import count, hours, rate
 from messages.prose import render
+from messages.scorecards import score, trend_mark
 from messages.text import escape, money, truncate, when
 from store.metrics import Figures
+from store.scorecards import Scorecard
 
 ITEMS_PER_SECTION = 8
 
@@ -26,12 +28,14 @@ class Agenda:
     leads: list[tuple[int, str, str, dt.datetime]] = field(default_factory=list)  # id, company, owner, accept by
     since: Figures | None = None
     before: Figures | None = None
+    card: Scorecard | None = None  # the partner's scorecard for `since`
 
 
 CHANGES: tuple[tuple[str, str, Any], ...] = (
     ("handed_off", "Leads handed off", count),
     ("acceptance_rate", "Acceptance rate", rate),
-    ("hours_to_accept", "Mean time to accept", lambda v: "no data" if v is None else hours(v)),
+    ("hours_to_accept", "Median time to accept (business hours)", lambda v: "no data" if v is None else hours(v)),
+    ("conversion_rate", "Conversion (won of closed)", rate),
     ("sla_hit_rate", "First-outreach SLA hit rate", rate),
     ("wins", "Wins", count),
     ("revenue", "Revenue won", money),
@@ -70,6 +74,8 @@ def review_message(*, review_name: str, partner: str, day: dt.date, agenda: Agen
         leads=_section([{"ref": f"L-{i + 1000}", "company": truncate(c, 150), "owner_id": o, "due": when(by, tz)}
                         for i, c, o, by in agenda.leads]),
         changes=changes, since_label=since_label, before_label=before_label,
+        score=score(agenda.card.composite) if agenda.card and agenda.card.composite is not None else None,
+        trend=trend_mark(agenda.card), card_period=agenda.card.period.label if agenda.card else "",
     )
     message_blocks = [b.header(truncate(f"{review_name}: {partner}", 150))]
     message_blocks += [b.section(chunk.strip()) for chunk in text.split("\n@@\n") if chunk.strip()]

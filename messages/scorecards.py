@@ -29,6 +29,11 @@ def score(value: float | None) -> str:
     return "no score" if value is None else f"{value:.0f}/100"
 
 
+def trend_mark(card: Scorecard | None) -> str:
+    """The trend as a short mark, or nothing when there is none yet."""
+    return TREND_MARKS.get(card.trend or "", "") if card is not None else ""
+
+
 def trend_text(card: Scorecard) -> str:
     if card.trend is None:
         return "no trend yet (needs a score in this period and the one before)"

@@ -188,6 +188,15 @@ def assemble(partner: PartnerInfo, period: Period, current: Figures, previous: F
     )
 
 
+def month_cards(report: metrics.MonthReport, partners: Mapping[int, PartnerInfo], playbook: Playbook
+                ) -> dict[int, Scorecard]:
+    """The scorecards of a month report's partners (the digest): no further queries."""
+    before = report.periods[-2] if len(report.periods) > 1 else None
+    return {pid: assemble(partners[pid], report.period, pm.current, pm.previous, pm.baseline, playbook=playbook,
+                          previous_period=before)
+            for pid, pm in report.partners.items() if pid in partners}
+
+
 def partner_infos(session: Session, partner_ids: Iterable[int] | None = None, **filters: str | None
                   ) -> dict[int, PartnerInfo]:
     """Partners by id, in name order, narrowed by type, tier, market, product_line and manager:

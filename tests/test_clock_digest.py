@@ -56,9 +56,9 @@ def october(sessions):
         initech = add_partner(session, "Initech", "C0INITECH1")
         add_lead(session, globex, dt.datetime(2026, 9, 14, 15, tzinfo=UTC))
         add_lead(session, globex, dt.datetime(2026, 10, 5, 15, tzinfo=UTC), stage="accepted",
-                 accepted_at=dt.datetime(2026, 10, 5, 17, tzinfo=UTC))
+                 accepted_at=dt.datetime(2026, 10, 5, 17, tzinfo=UTC), accept_hours=2.0)  # 11:00-13:00 New York
         add_lead(session, globex, dt.datetime(2026, 10, 6, 15, tzinfo=UTC), direction="from_partner",
-                 stage="closed_won", accepted_at=dt.datetime(2026, 10, 6, 19, tzinfo=UTC),
+                 stage="closed_won", accepted_at=dt.datetime(2026, 10, 6, 19, tzinfo=UTC), accept_hours=4.0,
                  closed_at=dt.datetime(2026, 10, 20, 15, tzinfo=UTC), closed_amount=Decimal(2000))
         add_lead(session, globex, dt.datetime(2026, 10, 7, 15, tzinfo=UTC))
         add_lead(session, initech, dt.datetime(2026, 10, 8, 15, tzinfo=UTC))
@@ -107,7 +107,11 @@ def test_the_digest_posts_once_on_the_first_business_day_at_nine_new_york(sessio
     # by hand: Globex 3 October leads (2 to, 1 from), 2 accepted (67%), 1 win for 2,000; September 1 lead
     assert "*Globex &amp; &lt;!channel&gt;*" in text and "<!channel>" not in text
     assert "• Leads handed off: *3* (2 to them, 1 from them) — month before 1, baseline not set yet" in text
-    assert "• Acceptance: *67%*, in 3.0 h on average" in text  # (2 h + 4 h) / 2
+    assert "• Acceptance: *67%*, in 3.0 h (median business hours)" in text  # (2 h + 4 h) / 2
+    # the scorecard's composite with the default targets and weights: acceptance (2/3)/0.8 x 20,
+    # 3 h <= 8 h x 15, SLA 0/3 x 25, conversion 1/1 x 20; revenue has no target: over 80
+    assert f"*Globex &amp; &lt;!channel&gt;* — score *{100 * (20 * (2 / 3) / 0.8 + 15 + 0 + 20) / 80:.0f}/100* " \
+           ":chart_with_upwards_trend: improving" in text  # September scored 0: no acceptance, SLA missed
     assert "• Won: *1* for *2,000*" in text
     assert "Leads handed off: *4* (3 to partners, 1 from them), 3 more than the month before (1)" in text
     assert "*Initech*" in text and "Acceptance: *0%*" in text  # one lead, none accepted: zero, not no data

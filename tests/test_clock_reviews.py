@@ -130,6 +130,10 @@ def test_the_reminder_goes_out_once_in_its_window_with_the_agenda(sessions, app,
     # figures since the last review: November (1 lead handed off, Nov 16) against October (1 lead, Oct 5;
     # accepted after 1 h). November: the lead is not accepted: 0%.
     assert "*Figures: November 2026 against October 2026*" in globex
+    # the scorecard with the default weights: November has acceptance 0/1 and SLA 0/1, so 0; October
+    # had acceptance 1/1 (20) and SLA 0/1 (25): 44.4, so the trend is down
+    assert ("Scorecard: *0/100* :chart_with_downwards_trend: regressing — the full card: "
+            "`/partner scorecard Globex 2026-11`") in globex
     assert "• Leads handed off: *1* (was 1)" in globex
     assert "• Acceptance rate: *0%* (was 100%)" in globex
     assert "• Actions done: *1* (was 0)" in globex  # "Already done", Nov 19

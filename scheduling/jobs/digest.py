@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from messages.digest import UpcomingAction, chart_for, chart_upload, digest_message
 from scheduling.jobs import ClockContext, job
 from scheduling.jobs.reviews import review_day
-from store import metrics
+from store import metrics, scorecards
 from store.models import OutboxMessage, Partner
 from store.playbook import Playbook
 from store.reminders import post_once
@@ -51,8 +51,11 @@ def keys(channel: str, period_label: str) -> tuple[str, str]:
 
 def build_digest(session, playbook: Playbook, year: int, month: int, *, today: dt.date) -> Digest:
     """Month (year, month)'s digest; 'coming up' is what falls from `today` to the end of today's month."""
-    report = metrics.month_report(session, playbook, year, month)
-    names = metrics.partner_names(session, report.partners)
+    partners = scorecards.partner_infos(session)
+    report = metrics.month_report(session, playbook, year, month,
+                                  baselines=scorecards.baseline_overrides(playbook, partners.values()))
+    cards = scorecards.month_cards(report, partners, playbook)
+    names = {pid: (info.name, info.channel_id) for pid, info in partners.items() if pid in report.partners}
     month_end = dt.date(*metrics.shift_month(today.year, today.month, 1), 1) - dt.timedelta(days=1)
     actions, total = metrics.upcoming_actions(session, first=today, last=month_end)
     with_channel = session.scalar(select(func.count(Partner.id)).where(Partner.channel_id.is_not(None))) or 0
@@ -62,7 +65,7 @@ def build_digest(session, playbook: Playbook, year: int, month: int, *, today: d
         if day is not None and day >= today and with_channel:
             reviews.append((cadence.name, day, with_channel))
     message = digest_message(
-        report, names,
+        report, names, cards=cards,
         upcoming_actions=[UpcomingAction(f"A-{aid + 1000}", title, owner, due, partner)
                           for aid, title, owner, due, partner in actions],
         more_actions=max(0, total - len(actions)), upcoming_reviews=reviews)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from messages.reviews import Agenda, review_message
 from scheduling.jobs import ClockContext, job
-from store import metrics
+from store import metrics, scorecards
 from store.models import (
     ActionItem,
     Escalation,
@@ -85,7 +85,8 @@ def since_periods(playbook: Playbook, cadence: ReviewCadence, day: dt.date) -> t
 
 def agendas(session, playbook: Playbook, partner_ids: list[int], since: metrics.Period,
             before: metrics.Period) -> dict[int, Agenda]:
-    """Every listed partner's agenda: five bulk queries (plus the figures' three), not per partner."""
+    """Every listed partner's agenda: five bulk queries plus its scorecard's, never per partner. The
+    scorecard's period before `since` is `before` (the month or quarter before)."""
     found: dict[int, Agenda] = defaultdict(Agenda)
     for pid, aid, title, owner, due in session.execute(
             select(ActionItem.partner_id, ActionItem.id, ActionItem.title, ActionItem.owner_id, ActionItem.due_date)
@@ -112,11 +113,10 @@ def agendas(session, playbook: Playbook, partner_ids: list[int], since: metrics.
             .where(Lead.stage == "handed_off", Lead.partner_id.in_(partner_ids))
             .order_by(Lead.accept_by, Lead.id)):
         found[pid].leads.append((lid, company, owner, accept_by))
-    since_figures, before_figures = metrics.figures(session, [since, before], partner_ids=partner_ids)
-    for pid in partner_ids:
+    cards = scorecards.scorecards(session, playbook, since, partners=scorecards.partner_infos(session, partner_ids))
+    for pid, card in cards.items():
         agenda = found[pid]
-        agenda.since = metrics.figures_of(since_figures, pid, since.months)
-        agenda.before = metrics.figures_of(before_figures, pid, before.months)
+        agenda.since, agenda.before, agenda.card = card.current, card.previous, card
     return found
 
 
