@@ -24,9 +24,18 @@ SORRY = (":warning: Something went wrong on our side and that did not go through
          "was lost — try again in a minute, and if it keeps failing tell your partnerbot admin.")
 
 
-def tell(body: dict | None, respond, message: str) -> None:
+def tell(body: dict | None, respond, message: str, client=None) -> None:
+    """Answer the person who acted: in place (response_url) where Slack gave one; from the App
+    Home, which has none, in a DM from the app."""
     if body and body.get("response_url") and respond is not None:
         respond(text=message, response_type="ephemeral", replace_original=False)
+    elif body and client is not None and (body.get("view") or {}).get("type") == "home":
+        user_id = (body.get("user") or {}).get("id")
+        if user_id:
+            try:
+                client.chat_postMessage(channel=user_id, text=message)
+            except Exception:  # noqa: BLE001 - telling them failed too; the log has both
+                log.exception("could not tell %s: %s", user_id, message)
 
 
 def handle_error(error: Exception, body: dict, respond, logger=None) -> None:
@@ -38,14 +47,14 @@ def handle_error(error: Exception, body: dict, respond, logger=None) -> None:
         tell(body, respond, SORRY)
 
 
-def run_answered(work, body: dict | None, respond, name: str) -> None:
+def run_answered(work, body: dict | None, respond, name: str, client=None) -> None:
     try:
         work()
     except DomainError as refusal:
-        tell(body, respond, str(refusal))
+        tell(body, respond, str(refusal), client)
     except Exception:  # noqa: BLE001 - logged with its traceback, and the user is told
         log.exception("%s failed", name)
-        tell(body, respond, SORRY)
+        tell(body, respond, SORRY, client)
 
 
 def answered(listener):
@@ -58,10 +67,10 @@ def answered(listener):
         try:
             return listener(**{name: given[name] for name in wanted})
         except DomainError as refusal:
-            tell(body, respond, str(refusal))
+            tell(body, respond, str(refusal), client)
         except Exception:  # noqa: BLE001 - logged with its traceback, and the user is told
             log.exception("listener %s failed", listener.__name__)
-            tell(body, respond, SORRY)
+            tell(body, respond, SORRY, client)
         return None
 
     run.__name__ = listener.__name__

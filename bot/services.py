@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings
-from store import outbox
+from store import home, outbox
 from store.db import transaction
 from store.playbook import Playbook
 
@@ -31,7 +31,8 @@ class Services:
         """Run `work` once Slack has its answer. Refusals and failures are answered like a listener's."""
         from bot.errors import run_answered
 
-        return self.background.submit(run_answered, work, body, respond, getattr(work, "__qualname__", "work"))
+        return self.background.submit(run_answered, work, body, respond, getattr(work, "__qualname__", "work"),
+                                      self.client)
 
     def drain(self) -> None:
         """Wait for all work started with after() (tests, the demo, shutdown)."""
@@ -47,4 +48,12 @@ class Services:
         """Send what a committed change recorded; failures stay in the outbox for the clock."""
         if not ids:
             return outbox.DeliveryReport()
-        return outbox.deliver(self.sessions, self.client, ids=ids)
+        report = outbox.deliver(self.sessions, self.client, ids=ids)
+        self.refresh_homes(ids)
+        return report
+
+    def refresh_homes(self, outbox_ids: list[int]) -> list[str]:
+        """Re-publish the App Home of everyone these messages were for (who has opened it)."""
+        with self.sessions() as session:
+            people = home.audiences(session, outbox_ids)
+        return home.publish_for(self.sessions, self.client, self.playbook, people)

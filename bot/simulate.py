@@ -152,6 +152,27 @@ class SlackSimulator:
         }
         return self.interaction(payload)
 
+    def home_click(self, action_id: str, value: str | None = None, *, user_id: str, selected: str | None = None,
+                   block_id: str = "home") -> Answer:
+        """A button (value) or static select (selected) pressed in the App Home: Slack sends the
+        home view as the container, and no response_url."""
+        action = {"action_id": action_id, "block_id": block_id, "action_ts": f"{time.time():.6f}"}
+        if selected is not None:
+            action |= {"type": "static_select", "selected_option": {
+                "text": {"type": "plain_text", "text": selected}, "value": selected}}
+        else:
+            action |= {"type": "button", "value": value, "text": {"type": "plain_text", "text": action_id}}
+        view_id = f"V0HOME{user_id}"
+        payload = {
+            "type": "block_actions", "user": self._user(user_id), "api_app_id": "A0PARTNERBOT",
+            "token": "verification-token-unused", "container": {"type": "view", "view_id": view_id},
+            "trigger_id": f"{next(_counter)}.trigger", "team": TEAM, "enterprise": None, "is_enterprise_install": False,
+            "view": {"id": view_id, "type": "home", "team_id": TEAM["id"], "private_metadata": "", "callback_id": "",
+                     "state": {"values": {}}, "blocks": [], "hash": "1700000000.home"},
+            "actions": [action],
+        }
+        return self.interaction(payload)
+
     def submit(self, callback_id: str, values: dict, *, user_id: str, private_metadata: str = "",
                view_id: str | None = None) -> Answer:
         payload = {

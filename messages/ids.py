@@ -119,3 +119,15 @@ class Escalation(StrEnum):
     NOTE = "note"
     INPUT = "value"
     ACTIONS_BLOCK = "escalation_actions"
+
+
+class Home(StrEnum):
+    FILTERS_BLOCK = "home_filters"
+    FILTER_TYPE = "home_filter_type"          # static selects; value = the choice or "*" for any
+    FILTER_TIER = "home_filter_tier"
+    FILTER_MARKET = "home_filter_market"
+    FILTER_PRODUCT_LINE = "home_filter_product_line"
+    FILTER_PERIOD = "home_filter_period"
+    PAGES_BLOCK = "home_pages"
+    PAGE = "home_page"                        # buttons; value = the page number (0-based)
+    SCORECARD = "home_scorecard"              # button; value = "<partner id>|<period>"

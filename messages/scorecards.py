@@ -119,7 +119,7 @@ def summary_line(card: Scorecard) -> str:
         return f"{name} — no data yet"
     trend = TREND_MARKS.get(card.trend or "", "no trend yet")
     return (f"{name} — score *{score(card.composite)}* {trend}\n"
-            f"{now.handed_off} leads · accepted {show('rate', now.acceptance_rate)} · "
+            f"{now.handed_off} lead{'s' if now.handed_off != 1 else ''} · accepted {show('rate', now.acceptance_rate)} · "
             f"SLA {show('rate', now.sla_hit_rate)} · won {now.wins} for {money(now.revenue)}"
             + (f" · {now.actions_overdue} overdue action{'s' if now.actions_overdue != 1 else ''}"
                if now.actions_overdue else ""))

@@ -13,7 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.settings import Settings
 from scheduling.jobs import ClockContext, load_all
-from store import outbox
+from store import home, outbox
 from store.db import make_engine, make_session_factory
 from store.models import utcnow
 
@@ -59,12 +59,21 @@ def tick(settings: Settings, *, now: dt.datetime | None = None, client=None, pla
     try:
         sessions = make_session_factory(engine)
         client = client or make_client(settings)
-        report = run_jobs(sessions, client, playbook or load_configured_playbook(settings), now=now)
+        playbook = playbook or load_configured_playbook(settings)
+        report = run_jobs(sessions, client, playbook, now=now)
         if deliver:
             report.delivery = outbox.deliver(sessions, client, now=now)
+            refresh_homes(sessions, client, playbook, report.delivery.sent)
         return report
     finally:
         engine.dispose()
+
+
+def refresh_homes(sessions, client, playbook, sent: list[int]) -> list[str]:
+    """The App Homes of the people whose reminders and cards just went out show the change."""
+    with sessions() as session:
+        people = home.audiences(session, sent)
+    return home.publish_for(sessions, client, playbook, people)
 
 
 def run_clock(settings: Settings) -> None:
@@ -82,6 +91,7 @@ def run_clock(settings: Settings) -> None:
 
     def drain_outbox() -> None:
         report = outbox.deliver(sessions, client)
+        refresh_homes(sessions, client, playbook, report.sent)
         if report.sent or report.retrying or report.failed:
             log.info("outbox: sent %d, retrying %d, failed %d", len(report.sent), len(report.retrying), len(report.failed))
 

@@ -1,26 +1,84 @@
-"""The App Home tab, published when a person opens it."""
+"""The App Home tab: published when a person opens it, when they change its filters or page, and
+(Services.deliver) when something of theirs changes. Its buttons for leads, actions and
+escalations are the cards' own action ids, so the cards' listeners handle them."""
+
+from __future__ import annotations
 
 from slack_bolt import App
+from sqlalchemy.exc import IntegrityError
 
-from messages.home import home_view
-from store import handoffs
+from bot.errors import answered
+from messages.home import scorecard_modal
+from messages.ids import Home as Ids
+from store import home, metrics, scorecards
+from store.errors import NotFound
+from store.models import utcnow
 
 
-def opened(ack, event, client, context) -> None:
+def _save_and_publish(services, user_id: str, **changes) -> None:
+    try:
+        with services.transaction() as session:
+            if changes:
+                home.change_filters(session, user_id, **changes)
+            else:
+                home.remember(session, user_id)
+    except IntegrityError:  # two opens at once both inserted the row: it is there either way
+        pass
+    home.publish(services.sessions, services.client, services.playbook, user_id)
+
+
+def opened(ack, payload, context) -> None:
     ack()
+    event = payload
     if event.get("tab") != "home":
         return
     services = context["services"]
-    user_id = event["user"]
+    services.after(lambda: _save_and_publish(services, event["user"]))
+
+
+def filter_chosen(ack, body, action, respond, context) -> None:
+    ack()
+    services = context["services"]
+    key = {Ids.FILTER_TYPE: "type", Ids.FILTER_TIER: "tier", Ids.FILTER_MARKET: "market",
+           Ids.FILTER_PRODUCT_LINE: "product_line", Ids.FILTER_PERIOD: "period"}[action["action_id"]]
+    value = (action.get("selected_option") or {}).get("value") or home.ANY
+    services.after(lambda: _save_and_publish(services, body["user"]["id"], **{key: value}), body=body,
+                   respond=respond)
+
+
+def page_chosen(ack, body, action, respond, context) -> None:
+    ack()
+    services = context["services"]
+    value = action.get("value") or "0"
+    page = int(value) if value.isdigit() else 0
+    services.after(lambda: _save_and_publish(services, body["user"]["id"], page=page), body=body, respond=respond)
+
+
+def scorecard_opened(ack, body, action, client, respond, context) -> None:
+    ack()
+    services = context["services"]
+    partner_text, _, period_text = (action.get("value") or "").partition("|")
 
     def work() -> None:
+        playbook = services.playbook
+        try:
+            period = metrics.parse_period(period_text, playbook, now=utcnow())
+        except ValueError:
+            period = metrics.parse_period("", playbook, now=utcnow())
         with services.sessions() as session:
-            leads, total = handoffs.open_leads_for(session, user_id, limit=25)
-            listed = handoffs.lead_views(session, leads, services.playbook)
-        client.views_publish(user_id=user_id, view=home_view(listed, total=total, user_id=user_id))
+            partners = scorecards.partner_infos(session, [int(partner_text)] if partner_text.isdigit() else [])
+            if not partners:
+                raise NotFound("That partner no longer exists; your Home has been refreshed.")
+            card = scorecards.scorecards(session, playbook, period, partners=partners)[next(iter(partners))]
+        client.views_open(trigger_id=body["trigger_id"], view=scorecard_modal(card))
 
-    services.after(work)
+    services.after(work, body=body, respond=respond)
 
 
 def register(app: App) -> None:
-    app.event("app_home_opened")(opened)
+    app.event("app_home_opened")(answered(opened))
+    for action_id in (Ids.FILTER_TYPE, Ids.FILTER_TIER, Ids.FILTER_MARKET, Ids.FILTER_PRODUCT_LINE,
+                      Ids.FILTER_PERIOD):
+        app.action(action_id)(answered(filter_chosen))
+    app.action(Ids.PAGE)(answered(page_chosen))
+    app.action(Ids.SCORECARD)(answered(scorecard_opened))
