@@ -114,7 +114,23 @@ def cmd_db(args) -> int:
     return 0
 
 
-def cmd_import(args) -> int:
+def _csv_text(path: Path) -> str:
+    if not path.is_file():
+        raise SettingsError(f"{path}: no such file.")
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise SettingsError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start}); "
+                            "save it as CSV UTF-8.") from None
+
+
+def _print_problems(path: Path, problems: list[tuple[int, str]]) -> None:
+    print(f"{path}: nothing was imported; fix these rows and run it again:", file=sys.stderr)
+    for line, message in problems:
+        print(f"  {path}:{line}: {message}", file=sys.stderr)
+
+
+def cmd_import_partners(args) -> int:
     from store.db import make_engine, make_session_factory, transaction
     from store.errors import ImportFailed
     from store.partners import import_partners_csv
@@ -123,20 +139,137 @@ def cmd_import(args) -> int:
     playbook = _playbook(settings)
     _check_database(settings)
     path = Path(args.file)
-    if not path.exists():
-        raise SettingsError(f"{path}: no such file.")
+    text = _csv_text(path)
     engine = make_engine(settings.database_url)
     try:
         with transaction(make_session_factory(engine)) as session:
-            report = import_partners_csv(session, path.read_text(encoding="utf-8-sig"), playbook=playbook)
+            report = import_partners_csv(session, text, playbook=playbook)
     except ImportFailed as failure:
-        print(f"{path}: nothing was imported; fix these rows and run it again:", file=sys.stderr)
-        for line, message in failure.problems:
-            print(f"  {path}:{line}: {message}", file=sys.stderr)
+        _print_problems(path, failure.problems)
         return 1
     finally:
         engine.dispose()
     print(f"{path}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged")
+    return 0
+
+
+def cmd_import_leads(args) -> int:
+    from store import lead_import
+    from store.db import make_engine, make_session_factory, transaction
+    from store.errors import DomainError, ImportFailed
+
+    settings = _settings()
+    playbook = _playbook(settings)
+    _check_database(settings)
+    path = Path(args.file)
+    text = _csv_text(path)
+    sender = lead_import.slack_user_id(args.sender) if args.sender else None
+    if args.sender and not sender:
+        raise SettingsError(f"--sender must be a Slack user id, like U0123ABCD (got {args.sender!r}).")
+    engine = make_engine(settings.database_url)
+    try:
+        sessions = make_session_factory(engine)
+        try:
+            with transaction(sessions) as session:
+                report = lead_import.import_leads_csv(session, text, playbook=playbook, sender=sender)
+        except ImportFailed as failure:
+            _print_problems(path, failure.problems)
+            return 1
+        except DomainError as error:  # e.g. a partner deleted while the file was being imported
+            print(f"{path}: nothing was imported: {error}", file=sys.stderr)
+            return 1
+        _print_import(path, report)
+        if report.outbox_ids and settings.slack_bot_token:
+            from bot.app import make_client
+
+            lead_import.deliver(sessions, make_client(settings), report.outbox_ids)
+        with sessions() as session:
+            state = lead_import.delivery_state(session, report.outbox_ids)
+    finally:
+        engine.dispose()
+    _print_delivery(state, has_token=bool(settings.slack_bot_token))
+    return 0
+
+
+def _few(items: list[str], limit: int = 10) -> str:
+    return ", ".join(items if len(items) <= limit else [*items[:limit - 1], "…", items[-1]])
+
+
+def _print_import(path: Path, report, *, detail: int = 50) -> None:
+    if not report.refs:
+        print(f"{path}: the file has no rows; nothing was imported.")
+        return
+    conflicted = f" ({_few(list(report.conflicts))})" if report.conflicts else ""
+    print(f"{path}: {len(report.refs)} lead(s) imported ({_few(report.refs)}), "
+          f"{len(report.conflicts)} with possible conflicts{conflicted}, {len(report.duplicates)} likely duplicate(s)")
+    lines = [f"  {lead} may conflict with {', '.join(others)} (the partner managers are told)"
+             for lead, others in report.conflicts.items()]
+    lines += [f"  {lead} looks like a duplicate of {', '.join(others)} (same partner and domain)"
+              for lead, others in report.duplicates.items()]
+    for line in lines[:detail] + ([f"  … and {len(lines) - detail} more"] if len(lines) > detail else []):
+        print(line)
+    if report.ignored_columns:
+        print(f"  ignored export-only column(s): {', '.join(report.ignored_columns)}")
+
+
+def _print_delivery(state, *, has_token: bool) -> None:
+    cards, everything = state["lead_card"], state["all"]
+    if not everything.sent + everything.waiting + everything.failed:
+        return
+    print(f"Slack: owner cards {cards.sent} sent, {cards.waiting} waiting; "
+          f"all messages {everything.sent} sent, {everything.waiting} waiting"
+          + (f", {everything.failed} failed" if everything.failed else ""))
+    if everything.waiting:
+        why = ("SLACK_BOT_TOKEN is not set" if not has_token else "Slack did not take them now")
+        print(f"  {everything.waiting} message(s) wait in the outbox ({why}); the clock (`partnerbot clock`) sends "
+              "them — `partnerbot outbox` lists them.")
+    if everything.failed:
+        print("  Slack refused some messages for good; `partnerbot outbox` shows why.")
+
+
+def _since(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise SettingsError(f"--since must be a date like 2026-11-03 (got {text!r}).") from None
+
+
+def cmd_export(args) -> int:
+    from store import exports
+    from store.db import make_engine, make_session_factory
+    from store.errors import NotFound
+
+    settings = _settings()
+    playbook = _playbook(settings)
+    since = _since(args.since)
+    _check_database(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            try:
+                filters = exports.make_filters(session, playbook=playbook, since=since, partner=args.partner)
+            except NotFound as error:
+                print(f"partnerbot: --partner: {error}", file=sys.stderr)
+                return 1
+            if not args.output:
+                try:
+                    exports.write_csv(session, args.kind, sys.stdout, filters)
+                    sys.stdout.flush()
+                except BrokenPipeError:  # `partnerbot export leads | head`: the reader has what it wanted
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                return 0
+            try:
+                # A file gets a UTF-8 byte order mark so Excel shows accents right; stdout stays plain for pipes.
+                out = open(args.output, "w", encoding="utf-8-sig", newline="")
+            except OSError as error:
+                raise SettingsError(f"--output {args.output}: {error.strerror}.") from None
+            with out:
+                count = exports.write_csv(session, args.kind, out, filters)
+    finally:
+        engine.dispose()
+    print(f"{args.output}: {count} {args.kind} written")
     return 0
 
 
@@ -181,6 +314,12 @@ def cmd_demo(args) -> int:
     return run_demo(database=args.database, keep=args.keep)
 
 
+def _export_kinds() -> list[str]:
+    from store.exports import EXPORTS
+
+    return list(EXPORTS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="partnerbot", description="Runs a partner co-selling playbook in Slack.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -208,10 +347,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["upgrade", "downgrade", "current"])
     p.add_argument("revision", nargs="?")
     p.set_defaults(func=cmd_db)
-    p = sub.add_parser("import", help="import partners from CSV")
-    p.add_argument("what", choices=["partners"])
-    p.add_argument("file")
-    p.set_defaults(func=cmd_import)
+    p = sub.add_parser("import", help="import partners or leads from CSV (all rows or none)")
+    kinds = p.add_subparsers(dest="what", required=True, metavar="WHAT")
+    p = kinds.add_parser("partners", help="add or update partners (by name)")
+    p.add_argument("file", help="CSV with the header name,type,tier,market,product_lines,channel_id,manager_id")
+    p.set_defaults(func=cmd_import_partners)
+    p = kinds.add_parser("leads", help="hand off leads in bulk, as /handoff does, and send the owners' cards")
+    p.add_argument("file", help="CSV with the /handoff form's fields as columns (see README: CSV in and out)")
+    p.add_argument("--sender", help="Slack user id of who hands the leads off, for rows without a sender cell")
+    p.set_defaults(func=cmd_import_leads)
+    p = sub.add_parser("export", help="write leads, actions or escalations as CSV")
+    p.add_argument("kind", choices=_export_kinds(), help="what to export")
+    p.add_argument("--since", help="only what was created on or after this date (YYYY-MM-DD, playbook time zone)")
+    p.add_argument("--partner", help="only this partner's (its name, any case)")
+    p.add_argument("--output", help="write to this file (default: standard output)")
+    p.set_defaults(func=cmd_export)
     sub.add_parser("outbox", help="list Slack messages waiting to be sent").set_defaults(func=cmd_outbox)
     p = sub.add_parser("playbook", help="check a playbook file")
     p.add_argument("action", choices=["check"])
