@@ -356,9 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="CSV with the /handoff form's fields as columns (see README: CSV in and out)")
     p.add_argument("--sender", help="Slack user id of who hands the leads off, for rows without a sender cell")
     p.set_defaults(func=cmd_import_leads)
-    p = sub.add_parser("export", help="write leads, actions or escalations as CSV")
+    p = sub.add_parser("export", help="write leads, actions, escalations or scorecards as CSV")
     p.add_argument("kind", choices=_export_kinds(), help="what to export")
-    p.add_argument("--since", help="only what was created on or after this date (YYYY-MM-DD, playbook time zone)")
+    p.add_argument("--since", help="only what was created on or after this date (YYYY-MM-DD, playbook time zone); "
+                                   "scorecards: every month from this date's to the last full month")
     p.add_argument("--partner", help="only this partner's (its name, any case)")
     p.add_argument("--output", help="write to this file (default: standard output)")
     p.set_defaults(func=cmd_export)

@@ -1,4 +1,5 @@
-"""CSV exports for RevOps: leads, actions and escalations, one row per object.
+"""CSV exports for RevOps: leads, actions and escalations, one row per object; scorecards, one
+row per partner per month.
 
 Each kind is one entry in `EXPORTS` (kind -> function returning a header and a row iterator), so
 another kind (scorecards) is added in one place and the CLI's choices follow. Rows are streamed
@@ -24,6 +25,7 @@ from typing import Any, TextIO
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from store import metrics, scorecards
 from store.errors import NotFound
 from store.models import LEAD_REF_OFFSET, ActionItem, Escalation, Lead, Partner
 from store.partners import find_by_name
@@ -37,6 +39,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 class Filters:
     since: dt.datetime | None = None  # created at or after this instant
     partner_id: int | None = None
+    playbook: Playbook | None = None  # scorecards: periods, targets and weights
+    now: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -209,10 +213,73 @@ def export_escalations(session: Session, filters: Filters) -> Table:
     return _stream(session, ESCALATION_COLUMNS, query)
 
 
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.1f}"
+
+
+def _figure(kind: str, value: float | None) -> str:
+    if value is None:
+        return ""
+    if kind == "rate":
+        return _percent(value)
+    return f"{value:.2f}".rstrip("0").rstrip(".") if not float(value).is_integer() else str(int(value))
+
+
+def scorecard_months(filters: Filters) -> list:
+    """The months a scorecard export covers: from --since's month to the last full month (just the
+    last full month without --since), in the playbook's zone."""
+    playbook, now = filters.playbook, filters.now or dt.datetime.now(dt.UTC)
+    local = now.astimezone(playbook.tz)
+    last = metrics.shift_month(local.year, local.month, -1)
+    first = last
+    if filters.since is not None:
+        since = filters.since.astimezone(playbook.tz)
+        first = min((since.year, since.month), last)
+    months = []
+    year, month = first
+    while (year, month) <= last:
+        months.append(metrics.month_period(playbook, year, month))
+        year, month = metrics.shift_month(year, month, 1)
+    return months
+
+
+def export_scorecards(session: Session, filters: Filters) -> Table:
+    """One row per partner per month: the same scorecard as Slack shows (store.scorecards), each
+    figure beside its baseline and target. Rates in percent like the playbook's targets; counts and
+    amounts per month."""
+    if filters.playbook is None:
+        raise ValueError("a scorecard export needs the playbook")
+    keys = [(key, kind) for key, _label, kind in scorecards.LINES]
+    header = ["partner", "type", "tier", "market", "period", "has_data", "score", "score_before", "trend",
+              "baseline_period", "baseline_score", "regressions"]
+    for key, _kind in keys:
+        header += [key, f"{key}_baseline", f"{key}_target"]
+    header += ["days_to_first_sale"]
+    partners = scorecards.partner_infos(session, [filters.partner_id] if filters.partner_id is not None else None)
+
+    def rows() -> Iterator[list[str]]:
+        for period in scorecard_months(filters):
+            cards = scorecards.scorecards(session, filters.playbook, period, partners=partners, as_of=filters.now)
+            for card in cards.values():
+                p = card.partner
+                row = [p.name, p.type, p.tier, p.market, period.label, plain(card.has_data), plain(card.composite),
+                       plain(card.previous_composite), card.trend or "",
+                       card.baseline_period.label if card.baseline_period else "", plain(card.baseline_composite),
+                       ";".join(card.regressions)]
+                for line in card.lines():
+                    row += [_figure(line.kind, line.value), _figure(line.kind, line.baseline),
+                            _figure(line.kind, line.target)]
+                row.append(plain(card.days_to_first_sale) if card.is_new else "")
+                yield [guard(cell) for cell in row]
+
+    return Table(header, rows())
+
+
 EXPORTS: dict[str, Callable[[Session, Filters], Table]] = {
     "leads": export_leads,
     "actions": export_actions,
     "escalations": export_escalations,
+    "scorecards": export_scorecards,
 }
 
 
@@ -245,7 +312,7 @@ def make_filters(session: Session, *, playbook: Playbook, since: dt.date | None 
             raise unknown_partner(session, partner)
         partner_id = found.id
     start = dt.datetime.combine(since, dt.time(), tzinfo=playbook.tz) if since else None
-    return Filters(since=start, partner_id=partner_id)
+    return Filters(since=start, partner_id=partner_id, playbook=playbook, now=dt.datetime.now(dt.UTC))
 
 
 def write_csv(session: Session, kind: str, out: TextIO, filters: Filters) -> int:

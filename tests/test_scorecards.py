@@ -272,3 +272,36 @@ def test_baseline_must_be_a_period_that_is_over(simulator, slack, sessions, fixt
     assert words in slack.wait_for("response_url")[0].args["text"]
     with sessions() as session:
         assert session.get(Partner, fixture["alpha"]).baseline_period == "2026-Q2"  # unchanged
+
+
+# --- the CSV export -----------------------------------------------------------------------------
+
+def test_scorecards_export_one_row_per_partner_per_month(sessions, playbook, fixture):
+    import csv
+    import io
+
+    from store import exports
+
+    out = io.StringIO()
+    with sessions() as session:
+        filters = exports.Filters(since=at("2026-09-15T00:00:00"), playbook=playbook, now=at("2026-11-22T12:00:00"))
+        assert exports.write_csv(session, "scorecards", out, filters) == 6  # 3 partners x September, October
+        only_alpha = io.StringIO()
+        assert exports.write_csv(session, "scorecards", only_alpha,
+                                 exports.Filters(partner_id=fixture["alpha"], playbook=playbook,
+                                                 now=at("2026-11-22T12:00:00"))) == 1  # the last full month only
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [(r["partner"], r["period"]) for r in rows] == [
+        ("Alpha", "2026-09"), ("Beta", "2026-09"), ("Gamma", "2026-09"),
+        ("Alpha", "2026-10"), ("Beta", "2026-10"), ("Gamma", "2026-10")]
+    alpha = rows[3]
+    assert (alpha["score"], alpha["score_before"], alpha["trend"]) == ("95.0", "81.1", "improving")
+    assert (alpha["acceptance_rate"], alpha["acceptance_rate_baseline"], alpha["acceptance_rate_target"]) == \
+        ("60.0", "50.0", "80.0")
+    assert (alpha["hours_to_accept"], alpha["hours_to_accept_target"]) == ("5", "8")
+    assert (alpha["revenue"], alpha["revenue_target"], alpha["average_deal_size"]) == ("4000", "1000", "2000")
+    assert (alpha["baseline_period"], alpha["baseline_score"]) == ("2026-Q2", "65.6")
+    beta = rows[4]
+    assert (beta["has_data"], beta["score"], beta["trend"], beta["acceptance_rate"]) == ("no", "", "", "")
+    assert rows[5]["days_to_first_sale"] == "233" and alpha["days_to_first_sale"] == ""  # Alpha is not new
+    assert list(csv.DictReader(io.StringIO(only_alpha.getvalue())))[0]["period"] == "2026-10"
