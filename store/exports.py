@@ -259,7 +259,8 @@ def export_scorecards(session: Session, filters: Filters) -> Table:
 
     def rows() -> Iterator[list[str]]:
         for period in scorecard_months(filters):
-            cards = scorecards.scorecards(session, filters.playbook, period, partners=partners, as_of=filters.now)
+            cards = scorecards.scorecards(session, filters.playbook, period, partners=partners, as_of=filters.now,
+                                          cache=True)
             for card in cards.values():
                 p = card.partner
                 row = [p.name, p.type, p.tier, p.market, period.label, plain(card.has_data), plain(card.composite),

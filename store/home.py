@@ -118,7 +118,7 @@ def scorecard_page(session: Session, playbook: Playbook, *, user_id: str, filter
     }
     chosen = {pid: p for pid, p in everyone.items() if _matches(p, filters)}
     period = metrics.parse_period(filters["period"], playbook, now=now)
-    cards = sorted(scorecards.scorecards(session, playbook, period, partners=chosen, as_of=now).values(),
+    cards = sorted(scorecards.scorecards(session, playbook, period, partners=chosen, as_of=now, cache=True).values(),
                    key=_sort_key) if chosen else []
     pages = max(1, -(-len(cards) // PARTNERS_PER_PAGE))
     page = min(filters["page"], pages - 1)

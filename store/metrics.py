@@ -238,8 +238,128 @@ def _partner_filter(column, partner_ids: Iterable[int] | None):
     return [column.in_(list(partner_ids))] if partner_ids is not None else []
 
 
-def figures(session: Session, periods: Sequence[Period], *,
-            partner_ids: Iterable[int] | None = None) -> list[dict[int, Figures]]:
+def figures(session: Session, periods: Sequence[Period], *, partner_ids: Iterable[int] | None = None,
+            cache: bool = False, now: dt.datetime | None = None) -> list[dict[int, Figures]]:
+    """`compute_figures`, with settled periods read from `period_figures` when `cache` is set (the
+    Home, `/partner scorecard`, the export): a settled period is computed once, for every partner,
+    and kept. The clock's jobs compute live (they write in their own transaction)."""
+    if not cache:
+        return compute_figures(session, periods, partner_ids=partner_ids)
+    now = now or dt.datetime.now(dt.UTC)
+    ids = list(partner_ids) if partner_ids is not None else None
+    found: dict[int, PeriodFigures] = {}
+    settled_at = [i for i, p in enumerate(periods) if is_settled(p, now)]
+    kept = read_settled(session, [periods[i] for i in settled_at], ids)
+    missing = []
+    for i, held in zip(settled_at, kept):
+        if held is None:
+            missing.append(i)
+        else:
+            found[i] = held
+    if missing and ids is not None and len(ids) < KEEP_FROM:  # a few partners: cheaper live, kept by a bigger ask
+        missing = []
+    if missing:
+        computed = compute_figures(session, [periods[i] for i in missing])
+        keep_settled(session, [periods[i] for i in missing], computed)
+        for i, every in zip(missing, computed):
+            found[i] = _only(every, ids)
+    live = [i for i in range(len(periods)) if i not in found]
+    for i, result in zip(live, compute_figures(session, [periods[i] for i in live], partner_ids=ids)):
+        found[i] = result
+    return [found[i] for i in range(len(periods))]
+
+
+KEEP_FROM = 50  # partners asked for at once from which a settled period is computed for all and kept
+SETTLE = dt.timedelta(minutes=15)  # after a period's end, time for a deferred write stamped before it to land
+
+
+def is_settled(period: Period, now: dt.datetime) -> bool:
+    return not period.ongoing and period.end <= now - SETTLE
+
+
+def settled_key(period: Period) -> str:
+    return (f"{period.start.astimezone(dt.UTC):%Y-%m-%dT%H:%M}/{period.end.astimezone(dt.UTC):%Y-%m-%dT%H:%M}"
+            f"/{'leads' if period.leads_only else 'all'}")
+
+
+def _only(found: PeriodFigures, ids: list[int] | None) -> PeriodFigures:
+    if ids is None:
+        return found
+    wanted = set(ids)
+    kept = PeriodFigures({pid: f for pid, f in found.items() if pid in wanted})
+    kept.overall_hours_to_accept = found.overall_hours_to_accept
+    return kept
+
+
+_STORED = ("to_partner", "from_partner", "accepted", "hours_to_accept", "outreach_due", "outreach_on_time", "wins",
+           "lost", "actions_done", "actions_overdue", "escalations_opened", "escalations_open")
+
+
+def read_settled(session: Session, periods: Sequence[Period], ids: list[int] | None) -> list[PeriodFigures | None]:
+    """The kept figures of each period (None: not kept yet), in one query."""
+    from store.models import PeriodFigures as Kept
+
+    if not periods:
+        return []
+    keys = {settled_key(p): i for i, p in enumerate(periods)}
+    query = select(Kept.period_key, Kept.partner_id, Kept.figures).where(Kept.period_key.in_(list(keys)))
+    if ids is not None:
+        query = query.where(Kept.partner_id.in_([0, *ids]))
+    rows: list[dict[int, dict]] = [{} for _ in periods]
+    for key, pid, values in session.execute(query):
+        rows[keys[key]][pid] = values
+    out: list[PeriodFigures | None] = []
+    for p, held in zip(periods, rows):
+        if 0 not in held:
+            out.append(None)
+            continue
+        found = PeriodFigures({pid: Figures(partner_id=pid, months=p.months, revenue=Decimal(v.get("revenue", "0")),
+                                            **{k: v.get(k) for k in _STORED if k in v})
+                               for pid, v in held.items() if pid != 0})
+        found.overall_hours_to_accept = held[0].get("overall_hours_to_accept")
+        out.append(found)
+    return out
+
+
+def keep_settled(session: Session, periods: Sequence[Period], computed: Sequence[PeriodFigures]) -> None:
+    """Keep settled figures (see `_keep_rows`)."""
+    rows = []
+    for p, found in zip(periods, computed):
+        key = settled_key(p)
+        rows.append({"period_key": key, "partner_id": 0,
+                     "figures": {"overall_hours_to_accept": found.overall_hours_to_accept}})
+        rows += [{"period_key": key, "partner_id": pid,
+                  "figures": {**{k: getattr(f, k) for k in _STORED}, "revenue": str(f.revenue)}}
+                 for pid, f in found.items()]
+    _keep_rows(session, rows)
+
+
+def _keep_rows(session: Session, rows: list[dict]) -> None:
+    """Insert kept rows and commit. Only read-only callers ask for `cache` (the Home, the scorecard,
+    the export), so committing their session commits nothing else; it is the same connection, so
+    SQLite's one writer is never waited for. A row already there wins quietly, and a failure only
+    means computing again next time."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    from store.models import PeriodFigures as Kept
+
+    now = dt.datetime.now(dt.UTC)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(Kept.__table__).on_conflict_do_nothing(index_elements=["period_key", "partner_id"])
+    try:
+        for start in range(0, len(rows), 500):
+            session.execute(statement, [{"computed_at": now, **row} for row in rows[start:start + 500]])
+        session.commit()
+    except Exception:  # noqa: BLE001 - the figures are right either way; keeping them only saves time
+        import logging
+
+        session.rollback()
+        logging.getLogger("partnerbot").exception("keeping settled figures failed")
+
+
+def compute_figures(session: Session, periods: Sequence[Period], *,
+                    partner_ids: Iterable[int] | None = None) -> list[dict[int, Figures]]:
     """Figures of every partner with activity, for each period: one dict per period, in order.
 
     A partner absent from a period's dict had no activity in it: use ``figures_of``.
@@ -261,7 +381,9 @@ def figures(session: Session, periods: Sequence[Period], *,
     for p in periods:
         made = and_(Lead.created_at >= p.start, Lead.created_at < p.end)
         accepted = and_(made, Lead.accepted_at.is_not(None), Lead.accepted_at < p.end)
-        due = and_(Lead.first_outreach_by >= p.start, Lead.first_outreach_by < p.end, Lead.declined_at.is_(None))
+        # a lead declined after the period ended still had its deadline in it: the figure never moves
+        due = and_(Lead.first_outreach_by >= p.start, Lead.first_outreach_by < p.end,
+                   or_(Lead.declined_at.is_(None), Lead.declined_at >= p.end))
         won = and_(Lead.stage == "closed_won", Lead.closed_at >= p.start, Lead.closed_at < p.end)
         columns += [
             count(and_(made, Lead.direction == "to_partner")),
@@ -425,26 +547,52 @@ def _quarter_after(playbook: Playbook, moment: dt.datetime) -> Period:
     return quarter_period(playbook, year, q)
 
 
+def first_leads(session: Session, ids: list[int] | None, *, cache: bool = False) -> list[tuple[int, object]]:
+    """(partner, its first lead's created_at) for partners with leads. With `cache`, kept in
+    `period_figures` under "first_lead" (a first lead never changes once there is one), and only
+    partners not kept yet are looked up."""
+    from store.models import PeriodFigures as Kept
+
+    # `partner_id + 0`: a plain scan with a hash or sort, not a walk of the partner_id index that
+    # fetches every row by rowid (three times slower on SQLite; the same on Postgres)
+    grouped = (Lead.partner_id + 0).label("partner")
+    query = select(grouped, func.min(Lead.created_at)).where(*_partner_filter(Lead.partner_id, ids))
+    if not cache:
+        return list(session.execute(query.group_by(grouped)).all())
+    kept_query = select(Kept.partner_id, Kept.figures).where(Kept.period_key == "first_lead")
+    if ids is not None:
+        kept_query = kept_query.where(Kept.partner_id.in_(ids))
+    kept = [(pid, values["at"]) for pid, values in session.execute(kept_query)]
+    known = [pid for pid, _ in kept]
+    if ids is not None and len(known) == len(set(ids)):
+        return kept
+    fresh = list(session.execute((query.where(Lead.partner_id.not_in(known)) if known else query)
+                                 .group_by(grouped)).all())
+    if fresh:
+        _keep_rows(session, [{"period_key": "first_lead", "partner_id": pid,
+                              "figures": {"at": _as_utc(at).isoformat()}} for pid, at in fresh if at is not None])
+    return kept + fresh
+
+
+def _as_utc(moment) -> dt.datetime:
+    if isinstance(moment, str):  # MIN() over a typed column can come back untyped: UTC text by contract
+        moment = dt.datetime.fromisoformat(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
 def baseline_periods(session: Session, playbook: Playbook, *, as_of: dt.datetime,
                      partner_ids: Iterable[int] | None = None,
-                     overrides: Mapping[int, Period] | None = None) -> dict[int, Period]:
+                     overrides: Mapping[int, Period] | None = None, cache: bool = False) -> dict[int, Period]:
     """Each partner's baseline period: an override (set per partner), else its first full quarter of
     data (the first quarter starting at or after its first lead) — only once that quarter is over
     by `as_of`. A partner without one is absent."""
     ids = list(partner_ids) if partner_ids is not None else None
-    # `partner_id + 0`: a plain scan with a hash or sort, not a walk of the partner_id index that
-    # fetches every row by rowid (three times slower on SQLite; the same on Postgres)
-    grouped = (Lead.partner_id + 0).label("partner")
-    first = session.execute(select(grouped, func.min(Lead.created_at))
-                            .where(*_partner_filter(Lead.partner_id, ids)).group_by(grouped)).all()
+    first = first_leads(session, ids, cache=cache)
     result: dict[int, Period] = {}
     for pid, first_at in first:
         if first_at is None:
             continue
-        if isinstance(first_at, str):  # a driver that hands MIN() back untyped: UTC text by contract
-            first_at = dt.datetime.fromisoformat(first_at)
-        if first_at.tzinfo is None:
-            first_at = first_at.replace(tzinfo=dt.UTC)
+        first_at = _as_utc(first_at)
         quarter = _quarter_after(playbook, first_at)
         if quarter.end <= as_of:
             result[pid] = quarter
@@ -467,21 +615,21 @@ def baseline_figures(session: Session, playbook: Playbook, *, as_of: dt.datetime
 def figures_with_baselines(session: Session, playbook: Playbook, periods: Sequence[Period], *,
                             as_of: dt.datetime, partner_ids: Iterable[int] | None,
                             overrides: Mapping[int, Period] | None,
-                            leads_only: bool = False, known: Mapping[int, Period] | None = None
-                            ) -> tuple[list[dict[int, Figures]], dict[int, Figures]]:
+                            leads_only: bool = False, known: Mapping[int, Period] | None = None,
+                            cache: bool = False) -> tuple[list[dict[int, Figures]], dict[int, Figures]]:
     """`figures(periods)` and every partner's baseline: the distinct baseline quarters (a handful,
     one per quarter in which partners started) are computed together for all partners, in one
     more figures() call, and each partner takes its own — queries never grow with partners."""
     ids = list(partner_ids) if partner_ids is not None else None
     own = dict(known) if known is not None else baseline_periods(session, playbook, as_of=as_of, partner_ids=ids,
-                                                                 overrides=overrides)
+                                                                 overrides=overrides, cache=cache)
     if leads_only:
         own = {pid: replace(period, leads_only=True) for pid, period in own.items()}
     extra = sorted({p for p in own.values() if p not in periods}, key=lambda p: (p.start, p.end))
-    found = figures(session, periods, partner_ids=ids)
+    found = figures(session, periods, partner_ids=ids, cache=cache)
     # a separate scan for the baselines: their quarters usually lie far before `periods`, and one
     # window spanning both would evaluate every row in between
-    by_period = dict(zip(periods, found)) | dict(zip(extra, figures(session, extra, partner_ids=ids)))
+    by_period = dict(zip(periods, found)) | dict(zip(extra, figures(session, extra, partner_ids=ids, cache=cache)))
     baselines = {pid: figures_of(by_period[period], pid, period.months) for pid, period in own.items()}
     return found, baselines
 

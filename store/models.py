@@ -403,3 +403,21 @@ class HomeTab(Base):
     user_id: Mapped[str] = mapped_column(String(20), primary_key=True)
     filters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PeriodFigures(Base):
+    """A settled period's figures per partner, kept once computed (store/metrics.py).
+
+    Every figure of a period that is over is fixed: each counts events stamped before the period's
+    end (created, accepted, closed, done, decided, declined before it), and stamps are the time of
+    the event. So a period's figures are computed once and read after; partner_id 0 marks that a
+    period is complete and holds its all-partner median. `first_lead` rows hold each partner's
+    first lead (what its default baseline quarter follows), which never moves once there is one.
+    """
+
+    __tablename__ = "period_figures"
+
+    period_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    partner_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

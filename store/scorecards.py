@@ -244,10 +244,11 @@ def first_sales(session: Session, partner_ids: Iterable[int]) -> dict[int, dt.da
 
 
 def scorecards(session: Session, playbook: Playbook, period: Period, *,
-               partners: Mapping[int, PartnerInfo] | None = None, as_of: dt.datetime | None = None
-               ) -> dict[int, Scorecard]:
+               partners: Mapping[int, PartnerInfo] | None = None, as_of: dt.datetime | None = None,
+               cache: bool = False) -> dict[int, Scorecard]:
     """Scorecards of the given partners (all by default) for `period`, in the partners' order.
-    A constant number of queries whatever the number of partners."""
+    A constant number of queries whatever the number of partners; with `cache`, settled periods
+    are read from what was kept (metrics.figures)."""
     if partners is None:
         partners = partner_infos(session)
     if not partners:
@@ -256,10 +257,10 @@ def scorecards(session: Session, playbook: Playbook, period: Period, *,
     before = metrics.previous_period(playbook, period)
     overrides = baseline_overrides(playbook, partners.values())
     own_periods = metrics.baseline_periods(session, playbook, as_of=as_of or utcnow(), partner_ids=ids,
-                                           overrides=overrides)
+                                           overrides=overrides, cache=cache)
     (previous, current), baselines = metrics.figures_with_baselines(
         session, playbook, [before, period], as_of=as_of or utcnow(), partner_ids=ids, overrides=overrides,
-        known=own_periods)
+        known=own_periods, cache=cache)
     sales = first_sales(session, ids)
     return {pid: assemble(info, period, metrics.figures_of(current, pid, period.months),
                           metrics.figures_of(previous, pid, before.months), baselines.get(pid),
@@ -268,9 +269,10 @@ def scorecards(session: Session, playbook: Playbook, period: Period, *,
             for pid, info in partners.items()}
 
 
-def scorecard(session: Session, playbook: Playbook, partner_id: int, period: Period) -> Scorecard:
+def scorecard(session: Session, playbook: Playbook, partner_id: int, period: Period, *,
+              cache: bool = True) -> Scorecard:
     partners = partner_infos(session, [partner_id])
-    return scorecards(session, playbook, period, partners=partners)[partner_id]
+    return scorecards(session, playbook, period, partners=partners, cache=cache)[partner_id]
 
 
 # --- setting a baseline ---------------------------------------------------------------------------

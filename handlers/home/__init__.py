@@ -69,7 +69,7 @@ def scorecard_opened(ack, body, action, client, respond, context) -> None:
             partners = scorecards.partner_infos(session, [int(partner_text)] if partner_text.isdigit() else [])
             if not partners:
                 raise NotFound("That partner no longer exists; your Home has been refreshed.")
-            card = scorecards.scorecards(session, playbook, period, partners=partners)[next(iter(partners))]
+            card = scorecards.scorecards(session, playbook, period, partners=partners, cache=True)[next(iter(partners))]
         client.views_open(trigger_id=body["trigger_id"], view=scorecard_modal(card))
 
     services.after(work, body=body, respond=respond)

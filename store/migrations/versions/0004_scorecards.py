@@ -1,4 +1,4 @@
-"""scorecards: business hours to accept, partner baselines, App Home filters
+"""scorecards: business hours to accept, partner baselines, App Home filters, settled figures
 
 Revision ID: 0004
 Revises: 0003
@@ -39,6 +39,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('user_id', name=op.f('pk_home_tabs')),
     )
 
+    op.create_table(
+        'period_figures',
+        sa.Column('period_key', sa.String(length=120), nullable=False),
+        sa.Column('partner_id', sa.Integer(), nullable=False),
+        sa.Column('figures', sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), 'postgresql'), nullable=False),
+        sa.Column('computed_at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('period_key', 'partner_id', name=op.f('pk_period_figures')),
+    )
+
     from store.models import UTCDateTime
 
     leads = sa.table('leads', sa.column('id', sa.Integer), sa.column('created_at', UTCDateTime()),
@@ -54,6 +63,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('period_figures')
     op.drop_table('home_tabs')
     with op.batch_alter_table('partners', schema=None) as batch_op:
         batch_op.drop_column('baseline_period')
