@@ -32,7 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from store import audit, metrics, permissions
-from store.errors import ValidationFailed
+from store.errors import NotFound, ValidationFailed
 from store.metrics import Figures, Period
 from store.models import Lead, Partner, utcnow
 from store.playbook import SCORED_FIGURES, Playbook
@@ -271,8 +271,35 @@ def scorecards(session: Session, playbook: Playbook, period: Period, *,
 
 def scorecard(session: Session, playbook: Playbook, partner_id: int, period: Period, *,
               cache: bool = True) -> Scorecard:
+    """One partner's scorecard; NotFound if the partner is gone."""
     partners = partner_infos(session, [partner_id])
+    if not partners:
+        raise NotFound("That partner no longer exists. See the partners with `/partner list`.")
     return scorecards(session, playbook, period, partners=partners, cache=cache)[partner_id]
+
+
+def split_name_and_period(session: Session, text: str, playbook: Playbook) -> tuple[str, str]:
+    """'Globex Partners last quarter' -> ('Globex Partners', 'last quarter'). A whole partner name
+    wins; then a partner name followed by up to three words (whatever they are: a bad period gets
+    its own answer); then the longest tail of up to three words that reads as a period."""
+    from store.partners import find_by_name
+
+    text = " ".join(text.split())
+    if not text or find_by_name(session, text) is not None:
+        return text, ""
+    words = text.split(" ")
+    cuts = [size for size in (1, 2, 3) if len(words) > size]
+    for size in cuts:
+        if find_by_name(session, " ".join(words[:-size])) is not None:
+            return " ".join(words[:-size]), " ".join(words[-size:])
+    for size in reversed(cuts):
+        tail = " ".join(words[-size:])
+        try:
+            metrics.parse_period(tail, playbook, now=utcnow())
+        except ValueError:
+            continue
+        return " ".join(words[:-size]), tail
+    return text, ""
 
 
 # --- setting a baseline ---------------------------------------------------------------------------

@@ -253,3 +253,10 @@ def test_the_scorecard_button_opens_the_full_card(simulator, slack, sessions):
     assert modal["type"] == "modal"
     body = json.dumps(modal["blocks"])
     assert "Partner 0001" in body and "2026-10" in body and "No data yet" in body
+
+
+def test_the_scorecard_button_for_a_partner_gone_is_told_in_a_dm(simulator, slack):
+    simulator.home_click("home_scorecard", "999|2026-10", user_id=MIA)
+    dm = slack.wait_for("chat.postMessage")[0].args
+    assert dm["channel"] == MIA and "That partner no longer exists" in dm["text"]
+    assert slack.calls_for("views.open") == []

@@ -180,7 +180,7 @@ def test_a_quarter_compares_per_month(sessions, playbook, fixture):
     assert card.previous_period.label == "2026-Q2"
 
 
-def test_a_drop_against_the_period_before_is_regressing(sessions, playbook, fixture):
+def test_no_trend_without_data_now_or_in_the_period_before(sessions, playbook, fixture):
     card = cards(sessions, playbook, "2026-11")[fixture["alpha"]]
     assert not card.has_data and card.trend is None  # nothing yet in November: no trend, not "regressing"
     card = cards(sessions, playbook, "2026-09")[fixture["alpha"]]

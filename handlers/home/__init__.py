@@ -11,7 +11,6 @@ from bot.errors import answered
 from messages.home import scorecard_modal
 from messages.ids import Home as Ids
 from store import home, metrics, scorecards
-from store.errors import NotFound
 from store.models import utcnow
 
 
@@ -66,10 +65,7 @@ def scorecard_opened(ack, body, action, client, respond, context) -> None:
         except ValueError:
             period = metrics.parse_period("", playbook, now=utcnow())
         with services.sessions() as session:
-            partners = scorecards.partner_infos(session, [int(partner_text)] if partner_text.isdigit() else [])
-            if not partners:
-                raise NotFound("That partner no longer exists; your Home has been refreshed.")
-            card = scorecards.scorecards(session, playbook, period, partners=partners, cache=True)[next(iter(partners))]
+            card = scorecards.scorecard(session, playbook, int(partner_text) if partner_text.isdigit() else 0, period)
         client.views_open(trigger_id=body["trigger_id"], view=scorecard_modal(card))
 
     services.after(work, body=body, respond=respond)

@@ -8,35 +8,12 @@ from store import metrics, scorecards
 from store.errors import ValidationFailed
 from store.issues import partner_named
 from store.models import utcnow
-from store.partners import find_by_name
-
-
-def split_name_and_period(session, text: str, playbook) -> tuple[str, str]:
-    """'Globex Partners last quarter' -> ('Globex Partners', 'last quarter'). A whole partner name
-    wins; then a partner name followed by up to three words (whatever they are: a bad period gets
-    its own answer); then the longest tail of up to three words that reads as a period."""
-    text = " ".join(text.split())
-    if not text or find_by_name(session, text) is not None:
-        return text, ""
-    words = text.split(" ")
-    cuts = [size for size in (1, 2, 3) if len(words) > size]
-    for size in cuts:
-        if find_by_name(session, " ".join(words[:-size])) is not None:
-            return " ".join(words[:-size]), " ".join(words[-size:])
-    for size in reversed(cuts):
-        tail = " ".join(words[-size:])
-        try:
-            metrics.parse_period(tail, playbook, now=utcnow())
-        except ValueError:
-            continue
-        return " ".join(words[:-size]), tail
-    return text, ""
 
 
 def scorecard(rest, command, client, respond, services) -> None:
     playbook = services.playbook
     with services.sessions() as session:
-        name, period_text = split_name_and_period(session, rest, playbook)
+        name, period_text = scorecards.split_name_and_period(session, rest, playbook)
         if not name:
             respond(response_type="ephemeral", text="Name the partner, e.g. `/partner scorecard Globex Partners` "
                     "or `/partner scorecard Globex Partners last quarter`.")
@@ -55,7 +32,7 @@ def baseline(rest, command, client, respond, services) -> None:
     playbook = services.playbook
     user_id = command["user_id"]
     with services.transaction() as session:
-        name, period_text = split_name_and_period(session, rest, playbook)
+        name, period_text = scorecards.split_name_and_period(session, rest, playbook)
         if not name:
             respond(response_type="ephemeral", text="Name the partner and a period that is over, e.g. "
                     "`/partner baseline Globex Partners 2026-Q1`, or `default` for its first full quarter.")
