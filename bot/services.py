@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings
-from store import home, outbox
+from store import clock, home, outbox
 from store.db import transaction
 from store.playbook import Playbook
 
@@ -31,8 +31,8 @@ class Services:
         """Run `work` once Slack has its answer. Refusals and failures are answered like a listener's."""
         from bot.errors import run_answered
 
-        return self.background.submit(run_answered, work, body, respond, getattr(work, "__qualname__", "work"),
-                                      self.client)
+        return self.background.submit(clock.carry(lambda: run_answered(
+            work, body, respond, getattr(work, "__qualname__", "work"), self.client)))
 
     def drain(self) -> None:
         """Wait for all work started with after() (tests, the demo, shutdown)."""

@@ -24,6 +24,7 @@ from messages.fields import input_block
 from messages.ids import Action as Ids
 from messages.ids import Escalation as EscalationIds
 from messages.text import escape, truncate, user, when
+from store import clock
 
 PRIORITIES = {"low": "Low", "medium": "Medium", "high": "High", "urgent": "Urgent"}
 PRIORITY_ICONS = {"low": ":white_circle:", "medium": ":large_blue_circle:", "high": ":large_orange_circle:",
@@ -171,7 +172,7 @@ def _status_line(view: ActionView, now: dt.datetime) -> str | None:
 def action_card(view: ActionView, *, audience: str, now: dt.datetime | None = None) -> dict[str, Any]:
     """The card in a person's DM. `audience` is who the copy was sent to: the current owner gets the
     buttons while the action is open; a former owner's copy says who has it now."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     intro = (f"{user(view.created_by)} gave you an action" if view.created_by != view.owner_id
              else "Your action")
     blocks: list[dict] = [

@@ -13,9 +13,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.settings import Settings
 from scheduling.jobs import ClockContext, load_all
-from store import home, outbox
+from store import clock, home, outbox
 from store.db import make_engine, make_session_factory
-from store.models import utcnow
 
 log = logging.getLogger("partnerbot.clock")
 TICK_SECONDS = 60
@@ -37,33 +36,41 @@ class TickReport:
 
 
 def run_jobs(sessions, client, playbook, *, now: dt.datetime) -> TickReport:
-    """Every registered job at `now`. A failing job is logged and the others still run."""
+    """Every registered job at `now`. A failing job is logged and the others still run.
+
+    The whole pass runs on the product clock moved to `now`: what the jobs record (outbox due
+    times, audit events, reminder keys) is stamped with the pass's time, not the machine's."""
     report = TickReport(now=now)
-    ctx = ClockContext(sessions=sessions, client=client, playbook=playbook, now=now)
-    for job in load_all():
-        try:
-            job.run(ctx)
-        except Exception:  # noqa: BLE001 - one job's bug must not stop the clock; it is logged in full
-            log.exception("clock job %s failed", job.name)
-            report.failed_jobs.append(job.name)
+    with clock.travelled_to(now):
+        ctx = ClockContext(sessions=sessions, client=client, playbook=playbook, now=now)
+        for job in load_all():
+            try:
+                job.run(ctx)
+            except Exception:  # noqa: BLE001 - one job's bug must not stop the clock; it is logged in full
+                log.exception("clock job %s failed", job.name)
+                report.failed_jobs.append(job.name)
     report.done = dict(ctx.counts)
     return report
 
 
 def tick(settings: Settings, *, now: dt.datetime | None = None, client=None, playbook=None, deliver: bool = True) -> TickReport:
-    """One pass of all work due at `now`, then deliver what is due (operators catch up with it)."""
+    """One pass of all work due at `now`, then deliver what is due (operators catch up with it).
+
+    Everything in it, delivery and Home refreshes included, runs as if the machine's clock read
+    `now`, whether that is before or after the real time."""
     from bot.app import load_configured_playbook, make_client
 
-    now = now or utcnow()
+    now = now or clock.now()
     engine = make_engine(settings.database_url)
     try:
-        sessions = make_session_factory(engine)
-        client = client or make_client(settings)
-        playbook = playbook or load_configured_playbook(settings)
-        report = run_jobs(sessions, client, playbook, now=now)
-        if deliver:
-            report.delivery = outbox.deliver(sessions, client, now=now)
-            refresh_homes(sessions, client, playbook, report.delivery.sent)
+        with clock.travelled_to(now):
+            sessions = make_session_factory(engine)
+            client = client or make_client(settings)
+            playbook = playbook or load_configured_playbook(settings)
+            report = run_jobs(sessions, client, playbook, now=now)
+            if deliver:
+                report.delivery = outbox.deliver(sessions, client, now=clock.now())
+                refresh_homes(sessions, client, playbook, report.delivery.sent)
         return report
     finally:
         engine.dispose()
@@ -85,7 +92,7 @@ def run_clock(settings: Settings) -> None:
     playbook = load_configured_playbook(settings)
 
     def due_work() -> None:
-        report = run_jobs(sessions, client, playbook, now=utcnow())
+        report = run_jobs(sessions, client, playbook, now=clock.now())
         if report.done or report.failed_jobs:
             log.info("tick: %s", report.summary())
 
@@ -99,7 +106,7 @@ def run_clock(settings: Settings) -> None:
     scheduler = BlockingScheduler(timezone="UTC")
     # In-memory job store: the jobs are code, the deadlines live in the database; nothing is pickled.
     # A clock that was down catches up on its first pass: due work is found from the data, once per item.
-    start = dt.datetime.now(dt.UTC)
+    start = clock.now()
     scheduler.add_job(due_work, IntervalTrigger(seconds=TICK_SECONDS), id="due_work", max_instances=1,
                       coalesce=True, next_run_time=start)
     scheduler.add_job(drain_outbox, IntervalTrigger(seconds=DELIVER_SECONDS), id="drain_outbox", max_instances=1,

@@ -35,10 +35,10 @@ from store.models import (
     Lead,
     Partner,
     PerformanceIssue,
-    utcnow,
 )
 from store.playbook import Playbook
 from store.transitions import transition
+from store import clock
 
 PRIORITIES = tuple(views.PRIORITIES)
 LIMITS = {"title": 200, "success_criteria": 2000, "impact_estimate": 2000, "outcome": 2000}
@@ -49,7 +49,7 @@ USER_ID_RE = re.compile(r"^@?([UW][A-Z0-9]{6,})$")
 
 def today_in(playbook: Playbook, now: dt.datetime | None = None) -> dt.date:
     """Today's date where the playbook runs (its time zone)."""
-    return (now or utcnow()).astimezone(playbook.tz).date()
+    return (now or clock.now()).astimezone(playbook.tz).date()
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def _apply_link(session: Session, action: ActionItem, link: tuple[str, int] | No
 
 def create_action(session: Session, *, draft: ActionDraft, creator_id: str, playbook: Playbook,
                   now: dt.datetime | None = None) -> ActionResult:
-    now = now or utcnow()
+    now = now or clock.now()
     action = ActionItem(title=draft.title, owner_id=draft.owner_id, created_by=creator_id, due_date=draft.due_date,
                         success_criteria=draft.success_criteria, impact_estimate=draft.impact_estimate,
                         priority=draft.priority, status="open", created_at=now, updated_at=now)
@@ -254,7 +254,7 @@ def refresh_cards(session: Session, action: ActionItem, playbook: Playbook, *, n
 
 def done_action(session: Session, *, action_id: int, user_id: str, playbook: Playbook, outcome: str | None = None,
                 now: dt.datetime | None = None) -> list[int]:
-    now = now or utcnow()
+    now = now or clock.now()
     outcome = (outcome or "").strip() or None
     if outcome and len(outcome) > LIMITS["outcome"]:
         raise ValidationFailed({"outcome": f"Keep this under {LIMITS['outcome']} characters (it has {len(outcome)})."})
@@ -292,7 +292,7 @@ def snooze_until(choice: str | dt.date, *, playbook: Playbook, now: dt.datetime)
 
 def snooze_action(session: Session, *, action_id: int, user_id: str, choice: str | dt.date, playbook: Playbook,
                   now: dt.datetime | None = None) -> tuple[views.ActionView, list[int]]:
-    now = now or utcnow()
+    now = now or clock.now()
     until = snooze_until(choice, playbook=playbook, now=now)
     action = get_action(session, action_id)
     permissions.require_action_owner(action, user_id, doing="snooze", playbook=playbook)
@@ -307,7 +307,7 @@ def snooze_action(session: Session, *, action_id: int, user_id: str, choice: str
 
 def reassign_action(session: Session, *, action_id: int, user_id: str, new_owner_id: str | None, playbook: Playbook,
                     now: dt.datetime | None = None) -> list[int]:
-    now = now or utcnow()
+    now = now or clock.now()
     if not new_owner_id:
         raise ValidationFailed({"owner": "Choose who takes this action over."})
     action = get_action(session, action_id)

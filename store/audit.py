@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from store.models import AuditEvent, utcnow
+from store.models import AuditEvent
+from store import clock
 
 
 def record(
@@ -28,7 +29,7 @@ def record(
         object_id=object_id,
         before=before,
         after=after,
-        at=at or utcnow(),
+        at=at or clock.now(),
     )
     session.add(event)
     return event

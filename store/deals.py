@@ -22,9 +22,10 @@ from messages.ids import Deal as Ids
 from store import audit, outbox, permissions
 from store.errors import AlreadyDone, NotAllowed, ValidationFailed
 from store.handoffs import get_lead, lead_view, refresh_cards, role_user
-from store.models import Lead, LeadDebrief, LeadStageChange, Partner, utcnow
+from store.models import Lead, LeadDebrief, LeadStageChange, Partner
 from store.playbook import Playbook, Stage
 from store.transitions import transition
+from store import clock
 
 NOT_TARGETS = ("handed_off", "declined")
 CLOSED = ("closed_won", "closed_lost")
@@ -181,7 +182,7 @@ def change_stage(
     playbook: Playbook, from_stage: str | None = None, now: dt.datetime | None = None,
 ) -> list[int]:
     """Move a lead to `to_stage`, if it is still at `from_stage` (the stage the modal was opened from)."""
-    now = now or utcnow()
+    now = now or clock.now()
     lead = get_lead(session, lead_id)
     _require_open_deal(lead, user_id, playbook)
     from_stage = from_stage or lead.stage
@@ -286,7 +287,7 @@ def record_debrief(
     playbook: Playbook, now: dt.datetime | None = None,
 ) -> DebriefResult:
     """Store an owner's debrief of a closed lead; a second one by the same person replaces theirs."""
-    now = now or utcnow()
+    now = now or clock.now()
     worked, did_not = _validate_debrief(what_worked, what_did_not)
     lead = get_lead(session, lead_id)
     _require_closed_owner(lead, user_id)

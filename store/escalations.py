@@ -40,10 +40,10 @@ from store.models import (
     LeadConflict,
     OutboxMessage,
     Partner,
-    utcnow,
 )
 from store.playbook import EscalationLevel, Playbook
 from store.transitions import transition
+from store import clock
 
 SEVERITIES = tuple(views.SEVERITIES)
 LIMITS = {"about": 300, "reason": 2000, "impact": 1000, "note": 1000}
@@ -333,7 +333,7 @@ def _is_person(user_id: str | None) -> bool:
 def raise_escalation(session: Session, *, draft: EscalationDraft, requester_id: str, playbook: Playbook,
                      approvers: Sequence[str] | Resolver, now: dt.datetime | None = None) -> RaiseResult:
     """Save the escalation at level 1 and send its cards. `approvers`: level 1's resolved ids, or a Resolver."""
-    now = now or utcnow()
+    now = now or clock.now()
     if draft.lead_id and session.get(Lead, draft.lead_id) is None:
         raise ValidationFailed({"about": f"Lead L-{draft.lead_id + LEAD_REF_OFFSET} no longer exists."})
     if draft.action_id and session.get(ActionItem, draft.action_id) is None:
@@ -420,7 +420,7 @@ def decide(session: Session, *, escalation_id: int, level: int, user_id: str, de
     """Approve or reject on a card sent for `level`. Final: a second or concurrent decision is AlreadyDone."""
     if decision not in DECISIONS:
         raise ValueError(f"unknown decision {decision!r}")
-    now = now or utcnow()
+    now = now or clock.now()
     escalation = check_can_decide(session, escalation_id=escalation_id, level=level, user_id=user_id,
                                   playbook=playbook)
     chosen, full_note = _decision_note(escalation, decision=decision, note=note, response=response, playbook=playbook)
@@ -445,7 +445,7 @@ def decide(session: Session, *, escalation_id: int, level: int, user_id: str, de
 def withdraw(session: Session, *, escalation_id: int, user_id: str, playbook: Playbook,
              now: dt.datetime | None = None) -> list[int]:
     """The requester takes back a pending escalation; every copy of its card says so."""
-    now = now or utcnow()
+    now = now or clock.now()
     escalation = get_escalation(session, escalation_id)
     permissions.require_one_of(user_id, (escalation.requester_id,), doing=f"withdraw {escalation.ref}",
                                why="they raised it")
@@ -469,7 +469,7 @@ def climb(session: Session, *, escalation_id: int, playbook: Playbook, resolve_a
     Does nothing (returns []) when it is decided, withdrawn, not yet due, or a concurrent climb or
     decision won: the conditional UPDATE matches the status, level and due time it read.
     """
-    now = now or utcnow()
+    now = now or clock.now()
     escalation = get_escalation(session, escalation_id)
     if escalation.status != "pending" or escalation.level_due_at > now:
         return []

@@ -30,6 +30,7 @@ from store.errors import NotFound
 from store.models import LEAD_REF_OFFSET, ActionItem, Escalation, Lead, Partner
 from store.partners import find_by_name
 from store.playbook import Playbook
+from store import clock
 
 BATCH = 1000  # rows fetched per round trip while streaming
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -228,7 +229,7 @@ def _figure(kind: str, value: float | None) -> str:
 def scorecard_months(filters: Filters) -> list:
     """The months a scorecard export covers: from --since's month to the last full month (just the
     last full month without --since), in the playbook's zone."""
-    playbook, now = filters.playbook, filters.now or dt.datetime.now(dt.UTC)
+    playbook, now = filters.playbook, filters.now or clock.now()
     local = now.astimezone(playbook.tz)
     last = metrics.shift_month(local.year, local.month, -1)
     first = last
@@ -313,7 +314,7 @@ def make_filters(session: Session, *, playbook: Playbook, since: dt.date | None 
             raise unknown_partner(session, partner)
         partner_id = found.id
     start = dt.datetime.combine(since, dt.time(), tzinfo=playbook.tz) if since else None
-    return Filters(since=start, partner_id=partner_id, playbook=playbook, now=dt.datetime.now(dt.UTC))
+    return Filters(since=start, partner_id=partner_id, playbook=playbook, now=clock.now())
 
 
 def write_csv(session: Session, kind: str, out: TextIO, filters: Filters) -> int:

@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session, aliased
 from messages import handoff as views
 from store import audit, outbox, permissions
 from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
-from store.models import LEAD_REF_OFFSET, Handoff, Lead, LeadConflict, Partner, utcnow
+from store.models import LEAD_REF_OFFSET, Handoff, Lead, LeadConflict, Partner
 from store.playbook import Playbook
 from store.transitions import transition
+from store import clock
 
 OPEN_STAGES_EXCLUDED = ("declined", "closed_won", "closed_lost")
 DIRECTIONS = {"to_partner": "To the partner", "from_partner": "From the partner"}
@@ -182,7 +183,7 @@ class HandoffResult:
 def create_handoff(
     session: Session, *, draft: HandoffDraft, sender_id: str, playbook: Playbook, now: dt.datetime | None = None
 ) -> HandoffResult:
-    now = now or utcnow()
+    now = now or clock.now()
     partner = session.get(Partner, draft.partner_id)
     if partner is None:
         raise ValidationFailed({"partner": "That partner no longer exists. Choose another one."})
@@ -385,7 +386,7 @@ def check_can_decide(session: Session, *, lead_id: int, user_id: str, playbook: 
 def accept_lead(
     session: Session, *, lead_id: int, user_id: str, playbook: Playbook, now: dt.datetime | None = None
 ) -> list[int]:
-    now = now or utcnow()
+    now = now or clock.now()
     lead = get_lead(session, lead_id)
     _require_owner(lead, user_id, "accept")
     before = lead.snapshot()
@@ -408,7 +409,7 @@ def accept_lead(
 def decline_lead(
     session: Session, *, lead_id: int, user_id: str, reason: str, playbook: Playbook, now: dt.datetime | None = None
 ) -> list[int]:
-    now = now or utcnow()
+    now = now or clock.now()
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed({"reason": "Say why you decline, so the sender can find another owner."})
@@ -442,7 +443,7 @@ def _close_handoff(session: Session, lead: Lead, *, status: str, user_id: str, n
 def log_first_outreach(
     session: Session, *, lead_id: int, user_id: str, playbook: Playbook, now: dt.datetime | None = None
 ) -> list[int]:
-    now = now or utcnow()
+    now = now or clock.now()
     lead = get_lead(session, lead_id)
     _require_owner(lead, user_id, "log first outreach for")
     if lead.stage == "handed_off":

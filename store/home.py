@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from store import actions as action_store
 from store import escalations as escalation_store
 from store import handoffs, metrics, scorecards
-from store.models import ActionItem, Escalation, HomeTab, Lead, Partner, utcnow
+from store.models import ActionItem, Escalation, HomeTab, Lead, Partner
 from store.playbook import Playbook
 from store.scorecards import TREND_REGRESSING, PartnerInfo, Scorecard
+from store import clock
 
 log = logging.getLogger("partnerbot")
 
@@ -138,7 +139,7 @@ def _matches(partner: PartnerInfo, filters: dict[str, Any]) -> bool:
 
 def dashboard(session: Session, playbook: Playbook, user_id: str, *, filters: dict[str, Any] | None = None,
               now: dt.datetime | None = None) -> Dashboard:
-    now = now or utcnow()
+    now = now or clock.now()
     if filters is None:
         tab = session.get(HomeTab, user_id)
         filters = tab.filters if tab is not None else {}
@@ -166,7 +167,7 @@ def remember(session: Session, user_id: str, *, filters: dict[str, Any] | None =
         session.add(tab)
     if filters is not None:
         tab.filters = clean_filters(filters)
-    tab.opened_at = now or utcnow()
+    tab.opened_at = now or clock.now()
     return clean_filters(tab.filters)
 
 

@@ -14,7 +14,8 @@ from messages import issues as views
 from store import audit, outbox
 from store import partners as partner_store
 from store.errors import NotFound, ValidationFailed
-from store.models import LEAD_REF_OFFSET, ActionItem, Partner, PerformanceIssue, utcnow
+from store.models import LEAD_REF_OFFSET, ActionItem, Partner, PerformanceIssue
+from store import clock
 
 CATEGORIES = views.CATEGORY_LABELS  # capability_gap, misaligned_incentives, messaging, enablement, channel_conflict, other
 LIMITS = {"description": 2000, "impact_estimate": 2000, "cohort": 200, "root_cause": 2000}
@@ -74,7 +75,7 @@ def _snapshot(issue: PerformanceIssue) -> dict[str, Any]:
 
 def create_issue(session: Session, *, partner_id: int, draft: IssueDraft, creator_id: str,
                  now: dt.datetime | None = None) -> tuple[PerformanceIssue, list[int]]:
-    now = now or utcnow()
+    now = now or clock.now()
     partner = session.get(Partner, partner_id)
     if partner is None:
         raise ValidationFailed({"description": "That partner no longer exists; nothing was recorded."})

@@ -27,9 +27,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from store import exports, outbox
 from store.errors import ImportFailed, ValidationFailed
 from store.handoffs import HandoffDraft, create_handoff, validate_draft
-from store.models import LEAD_REF_OFFSET, LeadConflict, OutboxMessage, Partner, utcnow
+from store.models import LEAD_REF_OFFSET, LeadConflict, OutboxMessage, Partner
 from store.partners import USER_RE
 from store.playbook import Playbook
+from store import clock
 
 COLUMNS = ("partner", "direction", "company", "domain", "contact_name", "contact_email", "consent", "problem",
            "value_proposition", "next_steps", "estimated_value", "product_line", "primary_owner", "backup_owner",
@@ -200,7 +201,7 @@ def import_leads_csv(session: Session, text: str, *, playbook: Playbook, sender:
                                 "say who hands these leads off, e.g. --sender U0123ABCD")])
     drafts = _check(session, rows, playbook=playbook, sender=sender)
     report = LeadImportReport(ignored_columns=[h for h in header if h in EXPORT_ONLY])
-    now = now or utcnow()
+    now = now or clock.now()
     ids = []
     for draft, sender_id in drafts:
         result = create_handoff(session, draft=draft, sender_id=sender_id, playbook=playbook, now=now)

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from store.models import ActionItem, Escalation, Lead, Partner, UTCDateTime
 from store.playbook import Playbook
+from store import clock
 
 REGRESSION_DROP = 0.20  # a figure more than 20% below both the month before and the baseline
 STAGNATION_BAND = 0.10  # three months each within 10% of their mean
@@ -245,7 +246,7 @@ def figures(session: Session, periods: Sequence[Period], *, partner_ids: Iterabl
     and kept. The clock's jobs compute live (they write in their own transaction)."""
     if not cache:
         return compute_figures(session, periods, partner_ids=partner_ids)
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     ids = list(partner_ids) if partner_ids is not None else None
     found: dict[int, PeriodFigures] = {}
     settled_at = [i for i, p in enumerate(periods) if is_settled(p, now)]
@@ -344,7 +345,7 @@ def _keep_rows(session: Session, rows: list[dict]) -> None:
 
     from store.models import PeriodFigures as Kept
 
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = insert(Kept.__table__).on_conflict_do_nothing(index_elements=["period_key", "partner_id"])
     try:

@@ -25,6 +25,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from store import clock
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -34,10 +36,6 @@ NAMING_CONVENTION = {
 }
 
 LEAD_REF_OFFSET = 1000  # lead 1 is L-1001: references look like the ones reps already use
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -84,8 +82,8 @@ class Partner(Base):
     # the period its scorecard compares against ("2026-Q1", "2026-03", "2026-01-05..2026-03-31");
     # None: its first full quarter of leads
     baseline_period: Mapped[str | None] = mapped_column(String(40))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -142,8 +140,8 @@ class Lead(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     close_reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     @property
     def ref(self) -> str:
@@ -178,7 +176,7 @@ class Handoff(Base):
     from_user_id: Mapped[str] = mapped_column(String(20))
     to_user_id: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | accepted | declined
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(Text)
@@ -193,7 +191,7 @@ class LeadConflict(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     other_lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class AuditEvent(Base):
@@ -201,7 +199,7 @@ class AuditEvent(Base):
     __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     actor_id: Mapped[str] = mapped_column(String(40))  # a Slack user id, or "system:<job>" / "cli"
     action: Mapped[str] = mapped_column(String(60))
     object_type: Mapped[str] = mapped_column(String(30))
@@ -224,7 +222,7 @@ class OutboxMessage(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     method: Mapped[str] = mapped_column(String(40))  # chat.postMessage | chat.update
     channel: Mapped[str] = mapped_column(String(20))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
@@ -238,7 +236,7 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     sent_version: Mapped[int | None] = mapped_column(Integer)
@@ -258,7 +256,7 @@ class LeadStageChange(Base):
     note: Mapped[str | None] = mapped_column(Text)
     checklist: Mapped[list[str]] = mapped_column(JSONType, default=list)  # the items ticked
     changed_by: Mapped[str] = mapped_column(String(40))
-    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class LeadDebrief(Base):
@@ -272,7 +270,7 @@ class LeadDebrief(Base):
     user_id: Mapped[str] = mapped_column(String(20))
     what_worked: Mapped[str] = mapped_column(Text)
     what_did_not: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class PerformanceIssue(Base):
@@ -289,8 +287,8 @@ class PerformanceIssue(Base):
     root_cause: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | resolved
     created_by: Mapped[str] = mapped_column(String(40))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     @property
     def ref(self) -> str:
@@ -322,8 +320,8 @@ class ActionItem(Base):
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
     issue_id: Mapped[int | None] = mapped_column(ForeignKey("performance_issues.id"), index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     @property
     def ref(self) -> str:
@@ -358,14 +356,14 @@ class Escalation(Base):
     action_id: Mapped[int | None] = mapped_column(ForeignKey("actions.id"), index=True)
     level: Mapped[int] = mapped_column(Integer, default=0)  # index into the playbook's escalation levels
     approver_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)  # resolved for the current level
-    level_started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    level_started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
     level_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | approved | rejected | expired | withdrawn
     decided_by: Mapped[str | None] = mapped_column(String(40))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decision_note: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     @property
     def ref(self) -> str:
@@ -389,7 +387,7 @@ class SlackUser(Base):
     user_id: Mapped[str] = mapped_column(String(20), primary_key=True)
     tz: Mapped[str | None] = mapped_column(String(64))
     real_name: Mapped[str | None] = mapped_column(String(200))
-    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class HomeTab(Base):
@@ -402,7 +400,7 @@ class HomeTab(Base):
 
     user_id: Mapped[str] = mapped_column(String(20), primary_key=True)
     filters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class PeriodFigures(Base):
@@ -420,4 +418,4 @@ class PeriodFigures(Base):
     period_key: Mapped[str] = mapped_column(String(120), primary_key=True)
     partner_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     figures: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)

@@ -31,7 +31,8 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import or_, select, text, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.models import OutboxMessage, utcnow
+from store.models import OutboxMessage
+from store import clock
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def post(
         subject_id=subject[1] if subject else None,
         audience=audience,
         idempotency_key=key,
-        next_attempt_at=utcnow(),
+        next_attempt_at=clock.now(),
     )
     session.add(row)
     return row
@@ -167,7 +168,7 @@ def _edit_of(original: OutboxMessage, message: dict[str, Any]) -> OutboxMessage:
         subject_id=original.subject_id,
         audience=original.audience,
         update_of_id=original.id,
-        next_attempt_at=utcnow(),
+        next_attempt_at=clock.now(),
     )
 
 
@@ -340,15 +341,16 @@ def deliver(
 
     A card that changed while its post was in flight gets a follow-up edit, sent in the same call.
     """
-    now = now or utcnow()
-    report = _deliver_once(factory, client, ids, now, limit)
-    follow_ups = report.follow_ups
-    for _ in range(3):
-        if not follow_ups:
-            break
-        more = _deliver_once(factory, client, follow_ups, now, limit)
-        report.add(more)
-        follow_ups = more.follow_ups
+    now = now or clock.now()
+    with clock.travelled_to(now):  # sent times and follow-up edits are stamped on the same clock
+        report = _deliver_once(factory, client, ids, now, limit)
+        follow_ups = report.follow_ups
+        for _ in range(3):
+            if not follow_ups:
+                break
+            more = _deliver_once(factory, client, follow_ups, now, limit)
+            report.add(more)
+            follow_ups = more.follow_ups
     return report
 
 
@@ -438,7 +440,7 @@ def _record(factory: sessionmaker[Session], outcomes: list[_Outcome], now: dt.da
 
 def _mark_sent(session: Session, row: OutboxMessage, current: OutboxMessage, outcome: _Outcome) -> OutboxMessage | None:
     current.status = "sent"
-    current.sent_at = utcnow()
+    current.sent_at = clock.now()
     current.sent_version = row.version
     current.last_error = None
     if row.method == "chat.postMessage":

@@ -16,7 +16,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from store.models import OutboxMessage, utcnow
+from store.models import OutboxMessage
+from store import clock
 
 
 def reminder_key(kind: str, subject: tuple[str, int] | str, period: str) -> str:
@@ -67,7 +68,7 @@ def post_many_once(session: Session, items: list[Once], *, now: dt.datetime | No
 
     `now` is the clock pass's instant, so a catch-up pass for a past instant sends at once.
     """
-    now = now or utcnow()
+    now = now or clock.now()
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     written: list[int] = []
     for start in range(0, len(items), chunk):

@@ -34,8 +34,9 @@ from sqlalchemy.orm import Session
 from store import audit, metrics, permissions
 from store.errors import NotFound, ValidationFailed
 from store.metrics import Figures, Period
-from store.models import Lead, Partner, utcnow
+from store.models import Lead, Partner
 from store.playbook import SCORED_FIGURES, Playbook
+from store import clock
 
 TREND_IMPROVING, TREND_STAGNANT, TREND_REGRESSING = "improving", "stagnant", "regressing"
 PERCENT_FIGURES = frozenset({"acceptance_rate", "sla_hit_rate", "conversion_rate"})
@@ -220,7 +221,7 @@ def baseline_overrides(playbook: Playbook, partners: Iterable[PartnerInfo]) -> d
     for partner in partners:
         if partner.baseline_period:
             try:
-                overrides[partner.id] = metrics.parse_period(partner.baseline_period, playbook, now=utcnow())
+                overrides[partner.id] = metrics.parse_period(partner.baseline_period, playbook, now=clock.now())
             except ValueError:  # written by set_baseline, which checks it; a playbook zone change can't break it
                 continue
     return overrides
@@ -256,10 +257,10 @@ def scorecards(session: Session, playbook: Playbook, period: Period, *,
     ids = list(partners)
     before = metrics.previous_period(playbook, period)
     overrides = baseline_overrides(playbook, partners.values())
-    own_periods = metrics.baseline_periods(session, playbook, as_of=as_of or utcnow(), partner_ids=ids,
+    own_periods = metrics.baseline_periods(session, playbook, as_of=as_of or clock.now(), partner_ids=ids,
                                            overrides=overrides, cache=cache)
     (previous, current), baselines = metrics.figures_with_baselines(
-        session, playbook, [before, period], as_of=as_of or utcnow(), partner_ids=ids, overrides=overrides,
+        session, playbook, [before, period], as_of=as_of or clock.now(), partner_ids=ids, overrides=overrides,
         known=own_periods, cache=cache)
     sales = first_sales(session, ids)
     return {pid: assemble(info, period, metrics.figures_of(current, pid, period.months),
@@ -295,7 +296,7 @@ def split_name_and_period(session: Session, text: str, playbook: Playbook) -> tu
     for size in reversed(cuts):
         tail = " ".join(words[-size:])
         try:
-            metrics.parse_period(tail, playbook, now=utcnow())
+            metrics.parse_period(tail, playbook, now=clock.now())
         except ValueError:
             continue
         return " ".join(words[:-size]), tail
@@ -316,7 +317,7 @@ def set_baseline(session: Session, playbook: Playbook, *, partner: Partner, text
                  now: dt.datetime | None = None) -> Period | None:
     """Set (or with "default" clear) the partner's baseline period; only its partner manager or an
     admin may. The period must be over: a baseline is what was, not what is still moving."""
-    now = now or utcnow()
+    now = now or clock.now()
     permissions.require_one_of(actor_id, [partner.manager_id or ""], playbook=playbook, admins_too=True,
                                doing=f"change {partner.name}'s baseline", why="it is their partner's yardstick")
     words = text.strip().lower()

@@ -13,8 +13,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from store.business_hours import BusinessCalendar
-from store.models import SlackUser, utcnow
+from store.models import SlackUser
 from store.playbook import Playbook
+from store import clock
 
 log = logging.getLogger(__name__)
 TTL = dt.timedelta(days=7)
@@ -22,7 +23,7 @@ TTL = dt.timedelta(days=7)
 
 def zones(session: Session, client, user_ids: Iterable[str], *, fallback: ZoneInfo, now: dt.datetime | None = None) -> dict[str, ZoneInfo]:
     """Time zones of these users: cached rows, users.info for the missing or stale, else `fallback`."""
-    now = now or utcnow()
+    now = now or clock.now()
     wanted = {u for u in user_ids if u and u[0] in "UW"}
     cached = {row.user_id: row for row in session.scalars(select(SlackUser).where(SlackUser.user_id.in_(wanted)))} if wanted else {}
     result: dict[str, ZoneInfo] = {}

@@ -26,7 +26,7 @@ def client(settings):
 
 
 def seed(sessions, channels: dict[str, int], *, kind: str = "action_reminder") -> dict[str, int]:
-    """post_once `n` reminders into each channel; returns {text: row id}. Texts are unique."""
+    """post_once `n` reminders into each channel, recorded at T0; returns {text: row id}. Texts are unique."""
     made: dict[str, int] = {}
     with sessions() as session, session.begin():
         subject = 0
@@ -36,7 +36,7 @@ def seed(sessions, channels: dict[str, int], *, kind: str = "action_reminder") -
                 text = f"reminder {subject} for {channel}"
                 made[text] = post_once(session, key=reminder_key(kind, ("action", subject), "2026-12-01"),
                                        channel=channel, message={"text": text}, kind=kind,
-                                       subject=("action", subject))
+                                       subject=("action", subject), now=T0)
     assert all(made.values())
     return made
 

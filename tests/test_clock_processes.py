@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from store import clock, outbox
 from store.handoffs import HandoffDraft, create_handoff
-from store.models import OutboxMessage, SlackUser
+from store.models import AuditEvent, Lead, OutboxMessage, SlackUser
 from store.outbox import CLAIM_SECONDS
 from store.playbook import parse_playbook
 from store.reminders import post_once, reminder_key
@@ -89,7 +90,7 @@ def playbook_file(tmp_path):
 
 
 def seed(sessions, n_channels: int, per_channel: int = 1) -> dict[str, int]:
-    """post_once reminders due at T; returns {text: row id} (texts are unique)."""
+    """post_once reminders recorded at T (the ticks run at T and later); returns {text: row id} (texts are unique)."""
     made = {}
     with sessions() as session, session.begin():
         for i in range(n_channels * per_channel):
@@ -97,7 +98,7 @@ def seed(sessions, n_channels: int, per_channel: int = 1) -> dict[str, int]:
             text = f"reminder {i} for {channel}"
             made[text] = post_once(session, key=reminder_key("action_reminder", ("action", i + 1), "2026-12-01"),
                                    channel=channel, message={"text": text}, kind="action_reminder",
-                                   subject=("action", i + 1), not_before=T)
+                                   subject=("action", i + 1), now=T)
     return made
 
 
@@ -126,13 +127,16 @@ def test_a_tick_killed_after_claiming_loses_nothing_and_repeats_nothing(sessions
     doomed.kill()
 
     rows = outbox_rows(sessions)
-    assert {(r.status, r.attempts, r.claimed_until) for r in rows} == {("pending", 0, T + dt.timedelta(seconds=CLAIM_SECONDS))}
+    assert {(r.status, r.attempts) for r in rows} == {("pending", 0)}
+    # claimed on the tick's clock (T, plus the moment its jobs took), not on the machine's
+    claim = T + dt.timedelta(seconds=CLAIM_SECONDS)
+    assert all(claim <= r.claimed_until < claim + dt.timedelta(seconds=10) for r in rows), [r.claimed_until for r in rows]
     assert slack.calls_for("chat.postMessage") == []
 
     # restarted while the dead pass's claims are alive: it leaves them alone
     assert ticks(database_url, slack, T + dt.timedelta(seconds=30), playbook_path).finish() == 0
     # once the claims lapse, the next pass sends every row, once
-    after = T + dt.timedelta(seconds=CLAIM_SECONDS + 1)
+    after = T + dt.timedelta(seconds=CLAIM_SECONDS + 15)
     assert ticks(database_url, slack, after, playbook_path).finish() == len(made)
     assert ticks(database_url, slack, after + dt.timedelta(minutes=1), playbook_path).finish() == 0
     assert Counter(c.args["text"] for c in slack.calls_for("chat.postMessage")) == Counter({t: 1 for t in made})
@@ -150,8 +154,8 @@ def test_two_clock_processes_on_one_postgres_post_everything_exactly_once(
                          contact_name=None, contact_email=None, consent=False, problem="Invoices by hand.",
                          value_proposition=None, next_steps="Call Tuesday.", estimated_value=None,
                          product_line=None, primary_owner_id=OMAR, backup_owner_id=BEA)
-    with sessions() as session, session.begin():
-        create_handoff(session, draft=draft, sender_id=RIYA, playbook=playbook, now=T - dt.timedelta(days=3))
+    with clock.travelled_to(T - dt.timedelta(days=3)), sessions() as session, session.begin():
+        create_handoff(session, draft=draft, sender_id=RIYA, playbook=playbook, now=clock.now())
         # the users.info cache is warm, as for a clock that has run before (two clocks filling a cold
         # cache at once is another matter: store.slack_users, reported separately)
         session.add_all(SlackUser(user_id=u, tz="America/New_York", real_name=u, fetched_at=T - dt.timedelta(hours=1))
@@ -202,5 +206,48 @@ def seed_more(sessions, n: int) -> dict[str, int]:
             text = f"queued reminder {i}"
             made[text] = post_once(session, key=reminder_key("action_reminder", ("action", 10_000 + i), "2026-12-01"),
                                    channel="C0CHAN0000", message={"text": text}, kind="action_reminder",
-                                   subject=("action", 10_000 + i), not_before=T)
+                                   subject=("action", 10_000 + i), now=T)
     return made
+
+
+def test_a_tick_three_hours_before_the_wall_clock_delivers_everything_it_recorded(
+        sessions, slack, database_url, ticks, tmp_path, make_partner, settings):
+    """`tick --now T` with T in the past: what the pass records is stamped at T, so its own delivery
+    (at T) sends it in the same run. Before the one clock, edits were stamped with the machine's time,
+    three hours after the pass's, and stayed pending."""
+    playbook_file = tmp_path / "playbook.yml"
+    playbook_file.write_text(TEST_PLAYBOOK)
+    playbook = parse_playbook(TEST_PLAYBOOK, str(playbook_file))
+    at = clock.wall().replace(microsecond=0) - dt.timedelta(hours=3)
+    handed_off = at - dt.timedelta(days=10)  # long past the accept SLA and the backup's grace, any weekday
+    partner_id = make_partner()
+    draft = HandoffDraft(partner_id=partner_id, direction="to_partner", company="Initech", domain=None,
+                         contact_name=None, contact_email=None, consent=False, problem="Invoices by hand.",
+                         value_proposition=None, next_steps="Call Tuesday.", estimated_value=None,
+                         product_line=None, primary_owner_id=OMAR, backup_owner_id=BEA)
+    from bot.app import make_client
+
+    with clock.travelled_to(handed_off):
+        with sessions() as session, session.begin():
+            lead_id = create_handoff(session, draft=draft, sender_id=RIYA, playbook=playbook, now=clock.now()).lead.id
+        # the cards went out when the lead was handed off
+        assert outbox.deliver(sessions, make_client(settings)).sent
+
+    tick = ticks(database_url, slack, at, playbook_file)
+    reported = tick.finish()
+
+    with sessions() as session:
+        lead = session.get(Lead, lead_id)
+        assert lead.primary_owner_id == BEA and lead.passed_to_backup_at == at  # the pass ran at T
+        passed = session.scalars(select(AuditEvent).where(AuditEvent.action == "lead.passed_to_backup")).one()
+        assert passed.at == at
+        recorded = [r for r in session.scalars(select(OutboxMessage)) if r.created_at >= at]
+    edits = [r for r in recorded if r.method == "chat.update"]
+    # the cards already in Slack were edited by the pass (owner and channel copies) ...
+    assert edits, [(r.method, r.kind) for r in recorded]
+    # ... recorded on the tick's clock and sent by the same run, not left for three hours
+    assert all(at <= r.next_attempt_at < at + dt.timedelta(minutes=1) for r in edits)
+    assert {r.status for r in edits} == {"sent"}
+    assert all(at <= r.sent_at < at + dt.timedelta(minutes=1) for r in edits)
+    assert reported >= len(edits)
+    assert len(slack.calls_for("chat.update")) == len(edits)

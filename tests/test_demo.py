@@ -1,10 +1,18 @@
 """`partnerbot demo` plays the whole handoff through the real app and prints what people see."""
 
+import datetime as dt
+
+import time_machine
+
 from bot.cli import main
+
+# A Friday, 13:00 in Chicago: Omar's 8 business hours to accept run over the weekend into Monday.
+FRIDAY_AFTERNOON = dt.datetime(2027, 1, 15, 19, 0, tzinfo=dt.UTC)
 
 
 def test_demo_plays_a_whole_handoff(capsys):
-    assert main(["demo"]) == 0
+    with time_machine.travel(FRIDAY_AFTERNOON, tick=True):
+        assert main(["demo"]) == 0
     out = capsys.readouterr().out
     # the refused first try, inline
     assert "contact_email: That doesn't look like an email address" in out

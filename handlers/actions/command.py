@@ -6,7 +6,7 @@ from messages import actions as views
 from messages.prose import help_message
 from messages.text import unescape
 from store import actions
-from store.models import utcnow
+from store import clock
 
 
 def handle(ack, body, command, client, respond, context) -> None:
@@ -31,7 +31,7 @@ def handle(ack, body, command, client, respond, context) -> None:
 
 def list_for(services, user_id: str, rest: str) -> dict:
     """`list` (mine), `list @person`, `list partner NAME`: one query whichever it is."""
-    now = utcnow()
+    now = clock.now()
     with services.sessions() as session:
         found = actions.list_for(session, caller_id=user_id, rest=rest, playbook=services.playbook)
     return views.list_message(found, caller_id=user_id, today=actions.today_in(services.playbook, now), now=now)

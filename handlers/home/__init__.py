@@ -11,7 +11,7 @@ from bot.errors import answered
 from messages.home import scorecard_modal
 from messages.ids import Home as Ids
 from store import home, metrics, scorecards
-from store.models import utcnow
+from store import clock
 
 
 def _save_and_publish(services, user_id: str, **changes) -> None:
@@ -61,9 +61,9 @@ def scorecard_opened(ack, body, action, client, respond, context) -> None:
     def work() -> None:
         playbook = services.playbook
         try:
-            period = metrics.parse_period(period_text, playbook, now=utcnow())
+            period = metrics.parse_period(period_text, playbook, now=clock.now())
         except ValueError:
-            period = metrics.parse_period("", playbook, now=utcnow())
+            period = metrics.parse_period("", playbook, now=clock.now())
         with services.sessions() as session:
             card = scorecards.scorecard(session, playbook, int(partner_text) if partner_text.isdigit() else 0, period)
         client.views_open(trigger_id=body["trigger_id"], view=scorecard_modal(card))

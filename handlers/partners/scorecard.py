@@ -7,7 +7,7 @@ from messages.text import escape
 from store import metrics, scorecards
 from store.errors import ValidationFailed
 from store.issues import partner_named
-from store.models import utcnow
+from store import clock
 
 
 def scorecard(rest, command, client, respond, services) -> None:
@@ -20,7 +20,7 @@ def scorecard(rest, command, client, respond, services) -> None:
             return
         partner = partner_named(session, name)
         try:
-            period = metrics.parse_period(period_text, playbook, now=utcnow())
+            period = metrics.parse_period(period_text, playbook, now=clock.now())
         except ValueError as problem:
             respond(response_type="ephemeral", text=f"{escape(str(problem))}.")
             return
@@ -41,7 +41,7 @@ def baseline(rest, command, client, respond, services) -> None:
         if not period_text:
             partners = scorecards.partner_infos(session, [partner.id])
             own = scorecards.baseline_overrides(playbook, partners.values())
-            found = metrics.baseline_periods(session, playbook, as_of=utcnow(), partner_ids=[partner.id],
+            found = metrics.baseline_periods(session, playbook, as_of=clock.now(), partner_ids=[partner.id],
                                              overrides=own)
             respond(**views.baseline_message(partner.name, found.get(partner.id), chosen=bool(own)))
             return

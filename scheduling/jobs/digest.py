@@ -24,6 +24,7 @@ from store import metrics, scorecards
 from store.models import OutboxMessage, Partner
 from store.playbook import Playbook
 from store.reminders import post_once
+from store import clock
 
 
 @dataclass
@@ -133,10 +134,9 @@ def on_demand(settings, playbook: Playbook, *, month: str, channels: list[str] |
     from bot.app import make_client
     from store import outbox
     from store.db import make_engine, make_session_factory, transaction
-    from store.models import utcnow
 
     year, mon = metrics.parse_month(month)
-    now = now or utcnow()
+    now = now or clock.now()
     if metrics.month_period(playbook, year, mon).start > now:
         raise ValueError(f"{month} has not started yet: there is nothing to report.")
     bad = [c for c in channels or [] if not CHANNEL_ID.fullmatch(c)]
