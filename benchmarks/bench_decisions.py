@@ -73,6 +73,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+from store import clock
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -750,8 +751,7 @@ def measure_list_in_process(url: str, playbook: Playbook, n: int, warmup: int) -
     from handlers.actions.command import list_for
     from messages import actions as views
     from store import actions
-    from store.models import utcnow
-
+    
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     services = SimpleNamespace(playbook=playbook, sessions=sessions)
@@ -767,7 +767,7 @@ def measure_list_in_process(url: str, playbook: Playbook, n: int, warmup: int) -
             with sessions() as session:
                 found, count = actions.open_actions(session, playbook=playbook, owner_id=MANAGER)
             t3 = time.perf_counter()
-            now = utcnow()
+            now = clock.now()
             views.actions_list(found, total=count, heading=f"Your open actions ({count})", empty="", mine=True,
                                today=actions.today_in(playbook, now), now=now)
             t4 = time.perf_counter()
@@ -1000,7 +1000,7 @@ def main(argv: list[str] | None = None) -> int:
         # the database
         t0 = time.monotonic()
         rng = random.Random(opts.seed)
-        now = dt.datetime.now(dt.UTC)
+        now = clock.now()
         base = build_dataset(rng, now, playbook, 0)
         data = build_decisions(rng, now, playbook, base, n_flow + n_paced)
         main_targets, paced_targets = data.targets[:n_flow], data.targets[n_flow:]
@@ -1093,7 +1093,7 @@ def main(argv: list[str] | None = None) -> int:
         print_in_process(in_process)
         total = time.monotonic() - run_started
         report = {
-            "benchmark": "decisions", "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "benchmark": "decisions", "generated_at": clock.now().isoformat(timespec="seconds"),
             "database": db_kind, "requests_per_operation": opts.requests, "warmup_per_operation": opts.warmup,
             "data": counts | {"manager": MANAGER, "click_and_decide_targets": len(main_targets),
                               "paced_targets": len(paced_targets),

@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 
 from bot import simulate as s
 from store import actions, issues
-from store.models import ActionItem, AuditEvent, OutboxMessage, utcnow
+from store.models import ActionItem, AuditEvent, OutboxMessage
 from tests.conftest import BEA, MIA, NOAH, OMAR, RIYA, STAN, eventually
 from tests.helpers import handoff_form, modal_errors, mrkdwn_texts
+from store import clock
 
 NY = ZoneInfo("America/New_York")  # the test playbook's time zone
 
@@ -367,14 +368,14 @@ def test_when_a_snooze_ends(playbook, now, choice, expected):
 @pytest.mark.parametrize("choice", ["1d", "1w"])
 def test_snooze_from_the_card_sets_the_time_and_edits_the_card(choice, simulator, slack, sessions, playbook):
     _create(simulator, slack)
-    before = utcnow()
+    before = clock.now()
     assert _select(simulator, "action_snooze", f"1:{choice}", user_id=OMAR).status == 200
     reply = slack.wait_for("response_url")[0].args
     assert "*A-1001* is snoozed until" in reply["text"] and reply["response_type"] == "ephemeral"
     until = _action(sessions).snoozed_until
     # At least 1 day (or 7) from the click; at most 3 more days, when it lands on a weekend evening.
     days = 1 if choice == "1d" else 7
-    assert before + dt.timedelta(days=days) <= until <= utcnow() + dt.timedelta(days=days + 3)
+    assert before + dt.timedelta(days=days) <= until <= clock.now() + dt.timedelta(days=days + 3)
     assert playbook.calendar.is_business_time(until)
     card = slack.wait_for("chat.update", where=lambda c: c.args["channel"] == f"D{OMAR}")[0]
     blocks = _dump(card.args["blocks"])
@@ -483,7 +484,7 @@ def _add(sessions, playbook, *, title, owner=OMAR, due_in=0, link=None, status="
         if status != "open":
             action.status = status
         if snooze_days:
-            action.snoozed_until = utcnow() + dt.timedelta(days=snooze_days)
+            action.snoozed_until = clock.now() + dt.timedelta(days=snooze_days)
         return action.ref
 
 

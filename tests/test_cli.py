@@ -17,7 +17,8 @@ from bot.cli import main
 from bot.manifest import manifest_yaml
 from bot.settings import Settings, SettingsError
 from store.db import make_engine, make_session_factory
-from store.models import OutboxMessage, Partner, utcnow
+from store.models import OutboxMessage, Partner
+from store import clock
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -268,12 +269,12 @@ def test_outbox_lists_pending_and_failed_rows_only(migrated, run):
         with make_session_factory(engine)() as session, session.begin():
             rows = {
                 "pending": OutboxMessage(method="chat.postMessage", channel="C0PENDING1", payload={"text": "hi"},
-                                         kind="partner_added", next_attempt_at=utcnow()),
+                                         kind="partner_added", next_attempt_at=clock.now()),
                 "failed": OutboxMessage(method="chat.update", channel="D0FAILED01", payload={"text": "x"},
                                         kind="lead_card", status="failed", attempts=3,
-                                        last_error="200 channel_not_found", next_attempt_at=utcnow()),
+                                        last_error="200 channel_not_found", next_attempt_at=clock.now()),
                 "sent": OutboxMessage(method="chat.postMessage", channel="C0SENT0001", payload={"text": "ok"},
-                                      kind="lead_notice", status="sent", attempts=1, next_attempt_at=utcnow()),
+                                      kind="lead_notice", status="sent", attempts=1, next_attempt_at=clock.now()),
             }
             session.add_all(rows.values())
             session.flush()

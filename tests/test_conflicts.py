@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot import simulate as s
-from store.models import AuditEvent, Lead, LeadConflict, utcnow
+from store.models import AuditEvent, Lead, LeadConflict
 from tests.conftest import BEA, MIA, NOAH, OMAR, RIYA, STAN, eventually
 from tests.helpers import handoff_form
+from store import clock
 
 GLOBEX_CHANNEL, INITECH_CHANNEL = "C0GLOBEX01", "C0INITECH1"
 
@@ -131,7 +132,7 @@ def test_only_leads_inside_the_protection_window_conflict(simulator, slack, sess
     _submit(simulator, a, domain=s.text("acme.com"))
     _first_lead_delivered(slack)
     with sessions() as session, session.begin():
-        session.execute(update(Lead).where(Lead.id == 1).values(created_at=utcnow() - dt.timedelta(days=age_days)))
+        session.execute(update(Lead).where(Lead.id == 1).values(created_at=clock.now() - dt.timedelta(days=age_days)))
     _submit(simulator, b, domain=s.text("acme.com"), primary_owner=s.user(STAN), backup_owner=s.user(None))
     assert _count(sessions, Lead) == 2
     assert _conflict_rows(sessions) == ({(2, 1), (1, 2)} if conflict else set())

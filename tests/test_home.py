@@ -16,10 +16,11 @@ from sqlalchemy import insert, select
 from bot import simulate as s
 from bot.simulate import TEAM
 from store import metrics
-from store.models import ActionItem, Escalation, HomeTab, Lead, Partner, utcnow
+from store.models import ActionItem, Escalation, HomeTab, Lead, Partner
 from store.playbook import parse_playbook
 from tests.conftest import MIA, NOAH, OMAR, RIYA, STAN, TEST_PLAYBOOK, eventually
 from tests.helpers import handoff_form
+from store import clock
 
 ADA = "U0ADMINADA"
 HOME_PLAYBOOK = TEST_PLAYBOOK + f"""
@@ -40,7 +41,7 @@ def _opened(simulator, user_id, tab="home"):
     event = {"type": "app_home_opened", "user": user_id, "channel": f"D{user_id}", "tab": tab,
              "event_ts": "1700000000.000001"}
     body = {"token": "unused", "team_id": TEAM["id"], "api_app_id": "A0PARTNERBOT", "event": event,
-            "type": "event_callback", "event_id": f"Ev{user_id}{tab}{utcnow().timestamp()}", "event_time": 1700000000,
+            "type": "event_callback", "event_id": f"Ev{user_id}{tab}{clock.now().timestamp()}", "event_time": 1700000000,
             "authorizations": [{"team_id": TEAM["id"], "user_id": "U0BOT", "is_bot": True}]}
     return simulator.post(json.dumps(body), content_type="application/json")
 
@@ -123,7 +124,7 @@ def test_home_for_someone_with_nothing_open(simulator, slack):
 
 
 def test_my_actions_overdue_first(simulator, slack, sessions, playbook):
-    today = utcnow().astimezone(playbook.tz).date()
+    today = clock.now().astimezone(playbook.tz).date()
     with sessions() as session, session.begin():
         for title, days in (("Later", 5), ("Long overdue", -10), ("Overdue", -1), ("Someone else's", -3)):
             session.add(ActionItem(title=title, owner_id=OMAR if "else" not in title else BEA_ID, created_by=MIA,
@@ -171,7 +172,7 @@ def _partners(sessions, count, *, manager=MIA, start=0) -> list[int]:
     tiers, types, markets = ("registered", "silver", "gold"), ("reseller", "referral"), ("NA", "EMEA")
     rows = [{"name": f"Partner {k:04d}", "name_key": f"partner {k:04d}", "type": types[k % 2], "tier": tiers[k % 3],
              "market": markets[k % 2], "product_lines": ["Payments"] if k % 4 == 0 else [], "manager_id": manager,
-             "created_at": utcnow(), "updated_at": utcnow()} for k in range(start, start + count)]
+             "created_at": clock.now(), "updated_at": clock.now()} for k in range(start, start + count)]
     with sessions() as session, session.begin():
         session.execute(insert(Partner), rows)
         return list(session.scalars(select(Partner.id).where(Partner.manager_id == manager).order_by(Partner.id)))
@@ -179,7 +180,7 @@ def _partners(sessions, count, *, manager=MIA, start=0) -> list[int]:
 
 def test_manager_pages_through_scorecards_needing_attention_first(simulator, slack, sessions, playbook):
     ids = _partners(sessions, 23)
-    last_month = metrics.parse_period("last month", playbook, now=utcnow())
+    last_month = metrics.parse_period("last month", playbook, now=clock.now())
     made = last_month.start + dt.timedelta(days=5, hours=15)
     with sessions() as session, session.begin():
         # Partner 0005: accepted in 2 business hours, outreach on time: every scored figure met: 100
