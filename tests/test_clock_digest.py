@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from bot.cli import main
 from messages.charts import PNG_SIGNATURE
 from scheduling.clock import run_jobs
-from store import outbox
+from scheduling.jobs.digest import posting_time
+from store import clock, metrics, outbox
 from store.models import ActionItem, Lead, OutboxMessage, Partner
 from store.playbook import parse_playbook
 from tests.conftest import MIA, OMAR, RIYA, TEST_PLAYBOOK
@@ -185,8 +186,33 @@ def test_the_cli_refuses_bad_input(cli_env, capsys):
     assert "a month looks like 2026-10 (got '2026-13')" in capsys.readouterr().err
     assert main(["digest", "--month", "2026-10", "--channel", "general"]) == 2
     assert "--channel must be a Slack channel id like C012AB3CD (got general)" in capsys.readouterr().err
-    assert main(["digest", "--month", "2099-01", "--dry-run"]) == 2
-    assert "2099-01 has not started yet" in capsys.readouterr().err
+    ahead = clock.now() + dt.timedelta(days=70)  # a month that has not started, whenever this runs
+    assert main(["digest", "--month", f"{ahead:%Y-%m}", "--dry-run"]) == 2
+    assert f"{ahead:%Y-%m} has not started yet" in capsys.readouterr().err
+
+
+def test_the_cli_refuses_to_post_a_month_that_is_not_over_and_the_clock_still_posts_it(
+        cli_env, monkeypatch, settings, sessions, slack, digest_playbook, capsys):
+    """Posting a running month would use up its key: the clock would never post the complete digest."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", settings.slack_bot_token)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", settings.slack_signing_secret)
+    monkeypatch.setenv("SLACK_API_URL", settings.slack_api_url)
+    local = clock.now().astimezone(digest_playbook.tz)
+    running = f"{local:%Y-%m}"
+    assert main(["digest", "--month", running]) == 2
+    err = capsys.readouterr().err
+    assert f"{running} is not over yet" in err and "--dry-run" in err and "The clock posts it on" in err
+    assert slack.calls_for("chat.postMessage") == [] and digest_rows(sessions) == []
+    # a preview is still there for the asking, and posts nothing
+    assert main(["digest", "--month", running, "--dry-run", "--chart", str(cli_env / "so-far.png")]) == 0
+    assert "Dry run: nothing was posted." in capsys.readouterr().out
+    assert digest_rows(sessions) == []
+    # when the month is over, the clock posts its digest to the playbook's channels, once each
+    year, month = metrics.shift_month(local.year, local.month, 1)
+    run_jobs(sessions, None, digest_playbook, now=posting_time(digest_playbook, year, month))
+    posted = [r for r in digest_rows(sessions) if r.kind == "digest"]
+    assert sorted(r.channel for r in posted) == ["C0DIGEST01", "C0DIGEST02"]
+    assert all(r.idempotency_key.endswith(running) for r in posted)
 
 
 def test_the_cli_posts_once(cli_env, monkeypatch, settings, sessions, slack, october, capsys):

@@ -137,8 +137,16 @@ def on_demand(settings, playbook: Playbook, *, month: str, channels: list[str] |
 
     year, mon = metrics.parse_month(month)
     now = now or clock.now()
-    if metrics.month_period(playbook, year, mon).start > now:
+    period = metrics.month_period(playbook, year, mon)
+    if period.start > now:
         raise ValueError(f"{month} has not started yet: there is nothing to report.")
+    if period.end > now and not dry_run:
+        # Posting it would use up the month's key: the clock would never post the complete digest.
+        next_year, next_month = metrics.shift_month(year, mon, 1)
+        raise ValueError(
+            f"{month} is not over yet (it ends {period.end:%a %d %b %Y, %H:%M} {playbook.tz.key}): its digest "
+            f"would be incomplete. The clock posts it on {posting_time(playbook, next_year, next_month):%a %d %b at %H:%M %Z}. "
+            f"To see it so far, use --dry-run.")
     bad = [c for c in channels or [] if not CHANNEL_ID.fullmatch(c)]
     if bad:
         raise ValueError(f"--channel must be a Slack channel id like C012AB3CD (got {', '.join(bad)}).")
