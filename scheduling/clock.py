@@ -41,7 +41,7 @@ def run_jobs(sessions, client, playbook, *, now: dt.datetime) -> TickReport:
     The whole pass runs on the product clock moved to `now`: what the jobs record (outbox due
     times, audit events, reminder keys) is stamped with the pass's time, not the machine's."""
     report = TickReport(now=now)
-    with clock.travelled_to(now):
+    with clock.travelled_to(now, tick=False):
         ctx = ClockContext(sessions=sessions, client=client, playbook=playbook, now=now)
         for job in load_all():
             try:
@@ -69,7 +69,7 @@ def tick(settings: Settings, *, now: dt.datetime | None = None, client=None, pla
             playbook = playbook or load_configured_playbook(settings)
             report = run_jobs(sessions, client, playbook, now=now)
             if deliver:
-                report.delivery = outbox.deliver(sessions, client, now=clock.now())
+                report.delivery = outbox.deliver(sessions, client)  # on the moved clock, after the pass
                 refresh_homes(sessions, client, playbook, report.delivery.sent)
         return report
     finally:

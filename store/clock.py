@@ -5,7 +5,8 @@ reminder keys, Home refreshes, default periods) goes through `now()`. It is the 
 an operation has moved it: `travelled_to(T)` makes `now()` read T at the moment it is entered and
 run on from there at the wall clock's pace, so `partnerbot tick --now T` behaves exactly as if the
 machine's clock read T, for what it reads and for what it writes, whether T is before or after the
-real time.
+real time. A pass of the clock's jobs stands the clock still at its instant (`tick=False`), so all
+it records is stamped with that one instant, as its jobs see it.
 
 The shift is a context variable: it holds for the code that set it and for the threads it hands
 work to through `carry()`; a web worker's listeners are never shifted. Tests that need the wall
@@ -21,7 +22,9 @@ from contextlib import contextmanager
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-_shift: contextvars.ContextVar[dt.timedelta | None] = contextvars.ContextVar("partnerbot_clock_shift", default=None)
+# The moved clock, if any: (offset from the wall clock, or an instant it stands still at).
+_moved: contextvars.ContextVar[tuple[dt.timedelta | None, dt.datetime | None] | None] = contextvars.ContextVar(
+    "partnerbot_clock", default=None)
 
 T = TypeVar("T")
 
@@ -33,8 +36,11 @@ def wall() -> dt.datetime:
 
 def now() -> dt.datetime:
     """The current instant as the product sees it: aware, UTC."""
-    shift = _shift.get()
-    return wall() if shift is None else wall() + shift
+    moved = _moved.get()
+    if moved is None:
+        return wall()
+    offset, standing = moved
+    return standing if standing is not None else wall() + offset
 
 
 def today(tz: ZoneInfo | dt.tzinfo) -> dt.date:
@@ -49,25 +55,31 @@ def aware(instant: dt.datetime) -> dt.datetime:
 
 
 @contextmanager
-def travelled_to(instant: dt.datetime | None) -> Iterator[dt.datetime]:
-    """Within the block `now()` reads `instant` on entry and runs on from there.
+def travelled_to(instant: dt.datetime | None, *, tick: bool = True) -> Iterator[dt.datetime]:
+    """Within the block `now()` reads `instant`.
 
-    `None` leaves the clock as it is (so callers can pass an optional `now=` straight through).
-    Nesting at an instant already in force (a tick's delivery inside the tick) keeps the outer shift.
+    tick=True: it reads `instant` on entry and runs on from there at the wall clock's pace (a whole
+    `tick --now T`, delivery included). tick=False: it stands still at `instant` (one pass of the
+    clock's jobs, or one operation, records everything at exactly its instant).
+    `None` leaves the clock as it is, so callers can pass an optional `now=` straight through; a
+    running clock asked to run from within a second of where it already is stays as it is.
     """
     if instant is None:
         yield now()
         return
     instant = aware(instant)
-    current = now()
-    if abs((current - instant).total_seconds()) < 1.0:
-        yield current
-        return
-    token = _shift.set(instant - wall())
+    if tick:
+        moved = _moved.get()
+        if (moved is None or moved[1] is None) and abs((now() - instant).total_seconds()) < 1.0:
+            yield now()
+            return
+        token = _moved.set((instant - wall(), None))
+    else:
+        token = _moved.set((None, instant))
     try:
         yield instant
     finally:
-        _shift.reset(token)
+        _moved.reset(token)
 
 
 def carry(work: Callable[[], T]) -> Callable[[], T]:

@@ -19,6 +19,7 @@ click) go out at once: a few messages from one action are a burst Slack allows.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -341,8 +342,9 @@ def deliver(
 
     A card that changed while its post was in flight gets a follow-up edit, sent in the same call.
     """
-    now = now or clock.now()
-    with clock.travelled_to(now):  # sent times and follow-up edits are stamped on the same clock
+    # Given an instant, delivery happens at it (sent times, follow-up edits); otherwise at the clock's now.
+    with clock.travelled_to(now, tick=False) if now is not None else contextlib.nullcontext():
+        now = clock.now()
         report = _deliver_once(factory, client, ids, now, limit)
         follow_ups = report.follow_ups
         for _ in range(3):

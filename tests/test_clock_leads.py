@@ -3,8 +3,9 @@ grace, SLA-breach escalation when the backup misses too, first-outreach reminder
 in the reader's business hours.
 
 Test playbook (conftest): America/New_York, Mon–Fri 09:00–17:00, accept within 8 business hours,
-first outreach within 16, backup grace = one more accept period (8 h). Dates are in 2027 so that
-no reminder's opening is earlier than the real clock (post_once never schedules into the past).
+first outreach within 16, backup grace = one more accept period (8 h). The dates are fixed (February
+2027) and reached by moving the product's clock (ticks run at their instant, hand-offs are recorded at
+theirs), so the real date does not matter.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from scheduling.clock import run_jobs
-from store import outbox
+from store import clock, outbox
 from store.handoffs import HandoffDraft, accept_lead, create_handoff
 from store.models import AuditEvent, Escalation, Handoff, Lead, OutboxMessage
 from tests.conftest import BEA, MIA, OMAR, RIYA, STAN
@@ -34,7 +35,7 @@ def hand_off(sessions, playbook, partner_id, *, now, backup=BEA, company="Acme <
                          contact_name=None, contact_email=None, consent=False, problem="Invoices by hand.",
                          value_proposition=None, next_steps="Call Tuesday.", estimated_value=None, product_line=None,
                          primary_owner_id=OMAR, backup_owner_id=backup)
-    with sessions() as session, session.begin():
+    with clock.travelled_to(now, tick=False), sessions() as session, session.begin():  # cards recorded at `now` too
         return create_handoff(session, draft=draft, sender_id=RIYA, playbook=playbook, now=now).lead.id
 
 

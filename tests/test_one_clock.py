@@ -77,3 +77,19 @@ def test_a_shift_is_carried_to_work_handed_to_another_thread():
         bare = pool.submit(clock.now).result()
     assert carried - target < dt.timedelta(seconds=5)
     assert abs(bare - clock.wall()) < dt.timedelta(seconds=5)  # threads not handed the shift keep the wall
+
+
+def test_a_pass_stands_the_clock_still_at_its_instant_and_a_running_clock_resumes_after():
+    target = clock.wall() - dt.timedelta(hours=5)
+    with clock.travelled_to(target):
+        with clock.travelled_to(target + dt.timedelta(minutes=1), tick=False):
+            assert clock.now() == clock.now() == target + dt.timedelta(minutes=1)
+        assert dt.timedelta(0) <= clock.now() - target < dt.timedelta(seconds=5)
+
+
+def test_the_clock_refuses_a_naive_instant():
+    import pytest
+
+    with pytest.raises(ValueError, match="aware instant"):
+        with clock.travelled_to(dt.datetime(2030, 1, 1, 9, 0)):
+            pass
