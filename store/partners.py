@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from messages import partners as partner_views
-from store import audit, outbox
+from store import audit, outbox, permissions
 from store.errors import ImportFailed, ValidationFailed
 from store.models import Partner
 from store.playbook import Playbook
@@ -79,8 +79,12 @@ def find_by_name(session: Session, name: str) -> Partner | None:
     return session.scalars(select(Partner).where(Partner.name_key == name.strip().lower())).first()
 
 
-def add_partner(session: Session, *, draft: PartnerDraft, actor_id: str) -> tuple[Partner, list[int]]:
-    """Add a partner from Slack and tell the person who added it. Returns the outbox ids to send."""
+def add_partner(session: Session, *, form: dict[str, Any], actor_id: str,
+                playbook: Playbook) -> tuple[Partner, list[int]]:
+    """Add a partner from Slack, if the playbook lets this person (NotAllowed, naming who can, before
+    the fields are looked at), and tell them. Returns the outbox ids to send."""
+    permissions.require_partner_editor(session, actor_id, playbook=playbook)
+    draft = validate_partner(form, playbook=playbook)
     taken = ValidationFailed({"name": f"A partner called {draft.name} already exists."})
     if find_by_name(session, draft.name) is not None:
         raise taken

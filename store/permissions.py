@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from messages.text import escape
 from store.errors import NotAllowed
+from store.models import Partner
 from store.playbook import Playbook
 
 
@@ -50,3 +55,37 @@ def require_approver(escalation, user_id: str, *, playbook: Playbook, level_name
         raise NotAllowed(f"You raised {escalation.ref}, so you can't decide it — {_names(others)} can.")
     require_one_of(user_id, escalation.approver_ids or (), playbook=playbook,
                    doing=f"decide {escalation.ref}", why=f"it is with {level_name} now", admins_too=True)
+
+
+def manages_a_partner(session: Session, user_id: str) -> bool:
+    return session.scalar(select(Partner.id).where(Partner.manager_id == user_id).limit(1)) is not None
+
+
+def require_partner_editor(session: Session, user_id: str, *, playbook: Playbook, partner: Partner | None = None) -> None:
+    """Who may add partners from Slack (`partner` None) or change one, by the playbook's
+    `partners.editors`: `admins_and_managers` (the default) lets the admins and anyone who manages
+    a partner add, and a partner's own manager change it; `admins` the admins only; `everyone` anyone.
+    The command line (`partnerbot import partners`) is the operators' and is not limited."""
+    rule = playbook.partners.editors
+    if rule == "everyone" or playbook.is_admin(user_id):
+        return
+    managers = rule == "admins_and_managers"
+    if managers and partner is None and manages_a_partner(session, user_id):
+        return
+    if managers and partner is not None and partner.manager_id and partner.manager_id == user_id:
+        return
+    doing = "add partners" if partner is None else f"change {escape(partner.name)}"
+    admins = f"the playbook's admins ({_names(playbook.admins)})" if playbook.admins \
+        else "the playbook's admins (it lists none yet)"
+    if not managers:
+        who = admins
+    elif partner is None:
+        who = f"partner managers and {admins}"
+    else:
+        own = f"its partner manager ({_names([partner.manager_id])})" if partner.manager_id else "its partner manager"
+        who = f"{own} and {admins}"
+    ask = " — ask one of them." if playbook.admins or managers else "."
+    if not playbook.admins:
+        ask += (" To get started, list your Slack member id under `admins` in the playbook, or import "
+                "partners with `partnerbot import partners`.")
+    raise NotAllowed(f"Only {who} can {doing}{ask}")

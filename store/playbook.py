@@ -54,6 +54,8 @@ __all__ = [
     "Conflicts",
     "Escalation",
     "EscalationLevel",
+    "PARTNER_EDITORS",
+    "Partners",
     "Playbook",
     "PlaybookError",
     "PlaybookProblem",
@@ -401,6 +403,24 @@ class Conflicts(_Section):
     protection_window_days: Days = 90
 
 
+# Who may add partners from Slack and change them: the admins and anyone who manages a partner
+# (a partner's own manager, for changing it), the admins only, or everyone in the workspace.
+PARTNER_EDITORS: tuple[str, ...] = ("admins_and_managers", "admins", "everyone")
+
+
+def _partner_editors(value: Any) -> str:
+    if value not in PARTNER_EDITORS:
+        raise _problem(f"must be one of {', '.join(PARTNER_EDITORS)}{_suggest(str(value), PARTNER_EDITORS)} "
+                       f"(got {_show(value)})")
+    return value
+
+
+class Partners(_Section):
+    """Who may add partners from Slack (`/partner add`) and change them (store/permissions.py)."""
+
+    editors: Annotated[str, BeforeValidator(_partner_editors)] = "admins_and_managers"
+
+
 Percent = Annotated[float, BeforeValidator(_not_bool), Field(ge=0, le=100, allow_inf_nan=False)]
 Amount = Annotated[float, BeforeValidator(_not_bool), Field(ge=0, allow_inf_nan=False)]
 Weight = Annotated[float, BeforeValidator(_not_bool), Field(ge=0, allow_inf_nan=False)]
@@ -605,6 +625,7 @@ class Playbook(_Section):
     conflicts: Conflicts = Field(default_factory=Conflicts)
     product_lines: Annotated[tuple[Text, ...], AfterValidator(_unique)] = ()
     admins: Annotated[tuple[UserId, ...], AfterValidator(_unique)] = ()
+    partners: Partners = Field(default_factory=Partners)
     escalation: Escalation = Field(default_factory=Escalation)
     stages: Annotated[tuple[Stage, ...], AfterValidator(_not_empty)] = DEFAULT_STAGES
     qualification: Qualification = Field(default_factory=Qualification)

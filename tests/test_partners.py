@@ -14,17 +14,20 @@ from sqlalchemy import func, select
 
 from bot import simulate as s
 from messages.partners import partner_list
-from store.errors import ImportFailed
+from store import permissions
+from store.errors import ImportFailed, NotAllowed
 from store.models import AuditEvent, Partner
 from store.partners import import_partners_csv, search
 from store.playbook import parse_playbook
 from tests.conftest import MIA, NOAH, RIYA, STAN
 from tests.helpers import modal_errors
 
+ADA = "U0ADMINADA"  # the playbook's admin
 TYPES = ("reseller", "referral", "agency")
 TIERS = ("bronze", "silver", "gold")
 PARTNER_PLAYBOOK = f"""
 timezone: Europe/Berlin
+admins: [{ADA}]
 partner_types: [{", ".join(TYPES)}]
 tiers: [{", ".join(TIERS)}]
 sla:
@@ -35,9 +38,10 @@ HEADER = "name,type,tier,market,product_lines,channel_id,manager_id"
 
 
 @pytest.fixture
-def playbook():
-    """Overrides conftest's playbook for this module (the app is built with it)."""
-    return parse_playbook(PARTNER_PLAYBOOK, "partner-test-playbook.yml")
+def playbook(request):
+    """Overrides conftest's playbook for this module (the app is built with it); a test can add
+    lines with @pytest.mark.parametrize("playbook", [...], indirect=True)."""
+    return parse_playbook(PARTNER_PLAYBOOK + getattr(request, "param", ""), "partner-test-playbook.yml")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -144,7 +148,7 @@ def test_unknown_subcommand_says_so_and_shows_the_help(simulator, slack):
 
 
 def test_partner_add_opens_the_modal_with_the_name_prefilled_and_playbook_options(simulator, slack):
-    answer = simulator.command("/partner", "add Acme", user_id=RIYA)
+    answer = simulator.command("/partner", "add Acme", user_id=ADA)
     assert answer.status == 200
     call = slack.wait_for("views.open")[0]
     assert call.args["trigger_id"].endswith(".trigger")
@@ -158,12 +162,12 @@ def test_partner_add_opens_the_modal_with_the_name_prefilled_and_playbook_option
 
 
 def test_partner_add_keeps_a_multi_word_name_and_no_name_leaves_it_empty(simulator, slack):
-    simulator.command("/partner", "add   Globex  Partners International ", user_id=RIYA)
+    simulator.command("/partner", "add   Globex  Partners International ", user_id=ADA)
     first = slack.wait_for("views.open")[0].args["view"]
     name = next(b for b in first["blocks"] if b["block_id"] == "name")
     assert name["element"]["initial_value"] == "Globex  Partners International"
 
-    simulator.command("/partner", "add", user_id=RIYA)
+    simulator.command("/partner", "add", user_id=ADA)
     second = slack.wait_for("views.open", 2)[1].args["view"]
     name = next(b for b in second["blocks"] if b["block_id"] == "name")
     assert not name["element"].get("initial_value")
@@ -174,14 +178,14 @@ def test_partner_add_prefill_undoes_slacks_escaping_of_ampersand(simulator, slac
     # sends "add AT&amp;T Partners". The form must show what the rep typed.
     typed = "AT&T Partners"
     sent = typed.replace("&", "&amp;")
-    simulator.command("/partner", f"add {sent}", user_id=RIYA)
+    simulator.command("/partner", f"add {sent}", user_id=ADA)
     view = slack.wait_for("views.open")[0].args["view"]
     name = next(b for b in view["blocks"] if b["block_id"] == "name")
     assert name["element"]["initial_value"] == typed
 
 
 def test_submitting_the_add_modal_saves_the_partner_audits_and_dms_the_adder(simulator, slack, sessions):
-    answer = simulator.submit("partner_add_submit", add_form(), user_id=STAN)
+    answer = simulator.submit("partner_add_submit", add_form(), user_id=ADA)
     assert answer.status == 200 and answer.body == ""  # the modal closes
 
     found = partners_by_name(sessions)
@@ -190,17 +194,17 @@ def test_submitting_the_add_modal_saves_the_partner_audits_and_dms_the_adder(sim
     assert (acme.type, acme.tier, acme.market) == ("agency", "gold", "EMEA mid-market")
     assert acme.product_lines == ["Payments", "Fraud Shield"]
     assert (acme.channel_id, acme.manager_id) == ("C0ACMEPART", MIA)
-    assert audit_actions(sessions) == [("partner.added", STAN, acme.id)]
+    assert audit_actions(sessions) == [("partner.added", ADA, acme.id)]
 
     dm = slack.wait_for("chat.postMessage")[0].args
-    assert dm["channel"] == STAN
+    assert dm["channel"] == ADA
     shown = json.dumps(dm)
     assert "Acme Partners" in shown and "<#C0ACMEPART>" in shown and f"<@{MIA}>" in shown
 
 
 def test_added_partner_name_is_escaped_in_the_dm(simulator, slack, sessions):
     name = "Bits & <!channel> Bytes"
-    simulator.submit("partner_add_submit", add_form(name=s.text(name)), user_id=STAN)
+    simulator.submit("partner_add_submit", add_form(name=s.text(name)), user_id=ADA)
     assert list(partners_by_name(sessions)) == [name]  # stored as typed
     dm = slack.wait_for("chat.postMessage")[0].args
     text = mrkdwn_of(dm)
@@ -210,20 +214,20 @@ def test_added_partner_name_is_escaped_in_the_dm(simulator, slack, sessions):
 
 
 def test_add_modal_missing_name_is_an_inline_error(simulator, slack, sessions):
-    errors = modal_errors(simulator.submit("partner_add_submit", add_form(name=s.text(None)), user_id=STAN))
+    errors = modal_errors(simulator.submit("partner_add_submit", add_form(name=s.text(None)), user_id=ADA))
     assert set(errors) == {"name"}
     assert partner_count(sessions) == 0 and audit_actions(sessions) == []
 
 
 def test_add_modal_whitespace_only_name_is_an_inline_error(simulator, slack, sessions):
-    errors = modal_errors(simulator.submit("partner_add_submit", add_form(name=s.text("   ")), user_id=STAN))
+    errors = modal_errors(simulator.submit("partner_add_submit", add_form(name=s.text("   ")), user_id=ADA))
     assert set(errors) == {"name"}
     assert partner_count(sessions) == 0
 
 
 def test_add_modal_duplicate_name_is_caught_whatever_the_case(simulator, slack, sessions, make_partner):
     make_partner("Acme Partners")
-    errors = modal_errors(simulator.submit("partner_add_submit", add_form(name=s.text("  aCME PARTNERS ")), user_id=STAN))
+    errors = modal_errors(simulator.submit("partner_add_submit", add_form(name=s.text("  aCME PARTNERS ")), user_id=ADA))
     assert set(errors) == {"name"}
     assert partner_count(sessions) == 1
     assert audit_actions(sessions) == []
@@ -231,7 +235,7 @@ def test_add_modal_duplicate_name_is_caught_whatever_the_case(simulator, slack, 
 
 
 def test_add_modal_unknown_type_is_an_inline_error_naming_the_allowed_types(simulator, slack, sessions):
-    errors = modal_errors(simulator.submit("partner_add_submit", add_form(type=s.select("distributor")), user_id=STAN))
+    errors = modal_errors(simulator.submit("partner_add_submit", add_form(type=s.select("distributor")), user_id=ADA))
     assert set(errors) == {"type"}
     assert "distributor" in errors["type"]
     assert all(t in errors["type"] for t in TYPES)
@@ -241,7 +245,7 @@ def test_add_modal_unknown_type_is_an_inline_error_naming_the_allowed_types(simu
 def test_add_modal_bad_channel_id_is_an_inline_error(simulator, slack, sessions):
     # A conversations_select also lets people pick a DM (D…): not a channel partner notices can go to.
     errors = modal_errors(simulator.submit("partner_add_submit", add_form(channel_id=s.conversation("D0DMWITHBEA")),
-                                      user_id=STAN))
+                                      user_id=ADA))
     assert set(errors) == {"channel_id"}
     assert "D0DMWITHBEA" in errors["channel_id"]
     assert partner_count(sessions) == 0
@@ -250,9 +254,103 @@ def test_add_modal_bad_channel_id_is_an_inline_error(simulator, slack, sessions)
 def test_add_modal_reports_every_bad_field_at_once(simulator, slack, sessions):
     form = add_form(name=s.text(None), type=s.select(None), tier=s.select("diamond"),
                     channel_id=s.conversation("general"))
-    errors = modal_errors(simulator.submit("partner_add_submit", form, user_id=STAN))
+    errors = modal_errors(simulator.submit("partner_add_submit", form, user_id=ADA))
     assert set(errors) == {"name", "type", "tier", "channel_id"}
     assert partner_count(sessions) == 0
+
+
+# --------------------------------------------------------------------------- who may add partners
+
+
+def test_a_stranger_cannot_open_the_add_form_and_is_told_who_can(simulator, slack, make_partner):
+    make_partner("Globex Partners", manager_id=MIA)
+    assert simulator.command("/partner", "add Acme", user_id=STAN).status == 200
+    message = responses(slack)[0]
+    assert message["response_type"] == "ephemeral"
+    assert message["text"].startswith("Only ")
+    assert f"<@{ADA}>" in message["text"] and "partner managers" in message["text"]
+    assert not slack.calls_for("views.open")
+
+
+def test_a_stranger_submitting_the_form_anyway_adds_nothing(simulator, slack, sessions):
+    # The issue's report: anyone made a platinum partner and named themselves its manager.
+    form = add_form(tier=s.select("gold"), manager_id=s.user(STAN))
+    errors = modal_errors(simulator.submit("partner_add_submit", form, user_id=STAN))
+    assert list(errors) == ["name"]
+    assert errors["name"].startswith("Only ") and f"@{ADA}" in errors["name"]  # plain text: no <@…> markup
+    assert partner_count(sessions) == 0 and audit_actions(sessions) == []
+    assert not slack.calls_for("chat.postMessage")
+
+
+def test_the_admin_and_a_partner_manager_may_add_partners(simulator, slack, sessions, make_partner):
+    make_partner("Globex Partners", manager_id=MIA)
+    for number, user_id in enumerate((ADA, MIA), start=1):
+        simulator.command("/partner", f"add Acme {number}", user_id=user_id)
+        slack.wait_for("views.open", number)
+        answer = simulator.submit("partner_add_submit", add_form(name=s.text(f"Acme {number}")), user_id=user_id)
+        assert (answer.status, answer.body) == (200, "")
+    assert not slack.calls_for("response_url")
+    assert sorted(partners_by_name(sessions)) == ["Acme 1", "Acme 2", "Globex Partners"]
+    assert [(a, who) for a, who, _ in audit_actions(sessions)] == [("partner.added", ADA), ("partner.added", MIA)]
+
+
+@pytest.mark.parametrize("playbook", ["partners: {editors: admins}\n"], indirect=True)
+def test_the_playbook_can_keep_adding_to_admins(simulator, slack, sessions, make_partner):
+    make_partner("Globex Partners", manager_id=MIA)
+    simulator.command("/partner", "add Acme", user_id=MIA)
+    message = responses(slack)[0]
+    assert message["response_type"] == "ephemeral" and f"<@{ADA}>" in message["text"]
+    assert "partner managers" not in message["text"]
+    errors = modal_errors(simulator.submit("partner_add_submit", add_form(), user_id=MIA))
+    assert f"@{ADA}" in errors["name"]
+    assert partner_count(sessions) == 1
+    assert not slack.calls_for("views.open")
+
+
+@pytest.mark.parametrize("playbook", ["partners: {editors: everyone}\n"], indirect=True)
+def test_the_playbook_can_open_adding_to_everyone(simulator, slack, sessions):
+    simulator.command("/partner", "add Acme", user_id=STAN)
+    slack.wait_for("views.open")
+    answer = simulator.submit("partner_add_submit", add_form(), user_id=STAN)
+    assert (answer.status, answer.body) == (200, "")
+    assert list(partners_by_name(sessions)) == ["Acme Partners"]
+
+
+def test_without_admins_or_partner_managers_the_refusal_says_how_to_start(simulator, slack, sessions, make_partner):
+    playbook_without_admins = parse_playbook(PARTNER_PLAYBOOK.replace(f"admins: [{ADA}]\n", ""))
+    with sessions() as session:
+        with pytest.raises(NotAllowed) as refused:
+            permissions.require_partner_editor(session, STAN, playbook=playbook_without_admins)
+    text = str(refused.value)
+    assert "admins" in text and "partnerbot import partners" in text
+
+
+def test_changing_a_partner_is_for_its_own_manager_and_the_admins(sessions, playbook, make_partner):
+    globex = make_partner("Globex Partners", manager_id=MIA)
+    make_partner("Initech", manager_id=NOAH)
+    with sessions() as session:
+        partner = session.get(Partner, globex)
+        for allowed in (MIA, ADA):
+            permissions.require_partner_editor(session, allowed, playbook=playbook, partner=partner)
+        permissions.require_partner_editor(session, NOAH, playbook=playbook)  # may add one of his own
+        with pytest.raises(NotAllowed) as refused:
+            permissions.require_partner_editor(session, NOAH, playbook=playbook, partner=partner)
+    assert f"<@{MIA}>" in str(refused.value) and f"<@{ADA}>" in str(refused.value)
+
+
+def test_an_unknown_subcommand_of_ten_thousand_characters_still_gets_an_answer(simulator, slack):
+    word = "x" * 10_000
+    assert simulator.command("/partner", word, user_id=RIYA).status == 200
+    message = responses(slack)[0]  # Slack took it: every section under its 3,000 characters
+    assert message["response_type"] == "ephemeral"
+    assert "I don't know `/partner xxxx" in message["text"] and len(message["text"]) < 3000
+
+
+@pytest.mark.parametrize("sub", ["list", "issues", "issue", "history", "scorecard", "baseline"])
+def test_a_ten_thousand_character_argument_still_gets_an_answer(simulator, slack, sub):
+    assert simulator.command("/partner", f"{sub} {'y' * 10_000}", user_id=ADA).status == 200
+    message = responses(slack)[0]
+    assert message["response_type"] == "ephemeral" and "Something went wrong" not in message["text"]
 
 
 # --------------------------------------------------------------------------- /partner list

@@ -460,3 +460,35 @@ def test_second_yaml_document_is_refused():
     [problem] = errors_of("timezone: UTC\n---\ntimezone: Europe/Paris\n").errors
     assert problem.line == 2
     assert "second document" in problem.message
+
+
+# --------------------------------------------------------------------------- who may add and change partners
+
+
+def test_who_may_add_partners_defaults_to_admins_and_partner_managers():
+    assert default_playbook().partners.editors == "admins_and_managers"
+    assert load_playbook(EXAMPLE).partners.editors == "admins_and_managers"  # the example spells out the default
+    assert "editors:" in EXAMPLE.read_text()
+    for value in ("admins", "everyone", "admins_and_managers"):
+        assert parse_playbook(f"partners:\n  editors: {value}\n").partners.editors == value
+
+
+def test_a_bad_partner_editors_value_names_its_line_and_the_choices():
+    text = """\
+        timezone: UTC
+        admins: [U012AB3CD]
+        partners:
+          editors: everybody
+        """
+    assert lines_of(text) == [
+        "playbook.yml line 4: partners.editors: must be one of admins_and_managers, admins, everyone "
+        "(did you mean everyone?) (got 'everybody')"
+    ]
+    [line] = lines_of("partners:\n  editors: true\n")
+    assert line == ("playbook.yml line 2: partners.editors: must be one of admins_and_managers, admins, everyone "
+                    "(got true)")
+
+
+def test_an_unknown_key_under_partners_is_refused_with_a_suggestion():
+    [line] = lines_of("tiers: [gold]\npartners:\n  editor: admins\n")
+    assert line == "playbook.yml line 3: partners.editor: unknown key (did you mean editors?)"

@@ -4,6 +4,7 @@ Each acks at once; the check and the Slack call happen right after the answer (S
 from __future__ import annotations
 
 from messages import actions as views
+from messages.fields import id_from
 from store import actions
 
 
@@ -14,7 +15,7 @@ def _open_modal(doing: str, build):
 
         def work() -> None:
             with services.sessions() as session:
-                view = actions.check_can_act(session, action_id=int(action["value"]), user_id=body["user"]["id"],
+                view = actions.check_can_act(session, action_id=id_from(action.get("value")), user_id=body["user"]["id"],
                                              playbook=services.playbook, doing=doing)
             client.views_open(trigger_id=body["trigger_id"], view=build(view, services))
 
@@ -40,7 +41,7 @@ def snooze(ack, body, action, client, respond, context) -> None:
 
     def work() -> None:
         with services.transaction() as session:
-            view, ids = actions.snooze_action(session, action_id=int(action_id), user_id=body["user"]["id"],
+            view, ids = actions.snooze_action(session, action_id=id_from(action_id), user_id=body["user"]["id"],
                                               choice=choice, playbook=services.playbook)
         services.deliver(ids)
         respond(text=views.snoozed_answer(view), response_type="ephemeral", replace_original=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from messages import actions as views
 from messages.prose import help_message
-from messages.text import unescape
+from messages.fields import command_text
 from store import actions
 from store import clock
 
@@ -12,7 +12,7 @@ from store import clock
 def handle(ack, body, command, client, respond, context) -> None:
     ack()
     services = context["services"]
-    text = unescape(command.get("text")).strip()
+    text = command_text(command)
     word, _, rest = text.partition(" ")
     word = word.lower()
 

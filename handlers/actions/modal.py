@@ -4,7 +4,7 @@ Each validates and saves before ack, so nothing typed is lost; problems come bac
 from __future__ import annotations
 
 
-from messages.fields import metadata_id, read_state
+from messages.fields import metadata_id, read_state, typed
 from messages.text import inline_text
 from messages import actions as views
 from messages.ids import Action as Ids
@@ -14,7 +14,7 @@ from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
 
 def link_options(ack, payload, context) -> None:
     with context["services"].sessions() as session:
-        found = actions.link_choices(session, payload.get("value", ""))
+        found = actions.link_choices(session, typed(payload))
     ack(**views.link_options(found["partners"], found["leads"], found["issues"]))
 
 

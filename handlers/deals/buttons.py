@@ -5,6 +5,7 @@ presser as an ephemeral reply."""
 from __future__ import annotations
 
 from messages import deals as views
+from messages.fields import id_from
 from store import deals, handoffs
 
 
@@ -14,7 +15,7 @@ def update_stage(ack, body, action, client, respond, context) -> None:
 
     def work() -> None:
         with services.sessions() as session:
-            lead = deals.check_can_update_stage(session, lead_id=int(action["value"]), user_id=body["user"]["id"],
+            lead = deals.check_can_update_stage(session, lead_id=id_from(action.get("value")), user_id=body["user"]["id"],
                                                 playbook=services.playbook)
             view = handoffs.lead_view(session, lead, services.playbook)
             stages = deals.stage_targets(lead.stage, services.playbook)
@@ -29,7 +30,7 @@ def debrief(ack, body, action, client, respond, context) -> None:
 
     def work() -> None:
         with services.sessions() as session:
-            lead, existing = deals.check_can_debrief(session, lead_id=int(action["value"]), user_id=body["user"]["id"])
+            lead, existing = deals.check_can_debrief(session, lead_id=id_from(action.get("value")), user_id=body["user"]["id"])
             view = handoffs.lead_view(session, lead, services.playbook)
         client.views_open(trigger_id=body["trigger_id"], view=views.debrief_modal(view, existing=existing))
 

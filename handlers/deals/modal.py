@@ -8,10 +8,15 @@ from slack_sdk.errors import SlackApiError
 
 from messages.text import inline_text
 from messages import deals as views
-from messages.fields import metadata_id, read_metadata, read_state
+from messages.fields import id_from, metadata_id, read_metadata, read_state
 from messages.ids import Deal as Ids
 from store import deals, handoffs
 from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
+
+
+def _text(value) -> str | None:
+    """A stage key from private_metadata: text, or None."""
+    return value if isinstance(value, str) else None
 
 
 def stage_picked(ack, body, action, client, context) -> None:
@@ -23,9 +28,9 @@ def stage_picked(ack, body, action, client, context) -> None:
 
     def work() -> None:
         with services.sessions() as session:
-            lead = handoffs.get_lead(session, int(meta.get("lead_id", 0)))
+            lead = handoffs.get_lead(session, id_from(meta.get("lead_id")))
             view = handoffs.lead_view(session, lead, services.playbook)
-        from_stage = meta.get("from") or view.stage
+        from_stage = _text(meta.get("from")) or view.stage
         stages = deals.stage_targets(from_stage, services.playbook)
         target = next((s for s in stages if s.key == picked), None)
         try:
@@ -43,13 +48,13 @@ def submit_stage(ack, body, view, context) -> None:
     services = context["services"]
     meta = read_metadata(view.get("private_metadata"))
     form = views.stage_form(view["state"]["values"])
-    if form["to_stage"] != meta.get("to"):
+    if form["to_stage"] != _text(meta.get("to")):
         ack(response_action="errors", errors={Ids.STAGE: "Choose the stage again so its checklist shows, then save."})
         return
     try:
         with services.transaction() as session:
-            ids = deals.change_stage(session, lead_id=int(meta.get("lead_id", 0)), user_id=body["user"]["id"],
-                                     from_stage=meta.get("from"), playbook=services.playbook, **form)
+            ids = deals.change_stage(session, lead_id=id_from(meta.get("lead_id")), user_id=body["user"]["id"],
+                                     from_stage=_text(meta.get("from")), playbook=services.playbook, **form)
     except ValidationFailed as failure:
         ack(response_action="errors", errors={k: inline_text(v) for k, v in failure.errors.items()})
         return

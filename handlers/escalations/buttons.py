@@ -4,6 +4,7 @@ the permission check), and Withdraw. Each acks at once; the rest runs after the 
 from __future__ import annotations
 
 from messages import escalations as views
+from messages.fields import id_from, number
 from store import escalations
 
 
@@ -18,19 +19,18 @@ def open_modal(services, client, trigger_id: str, link: escalations.Link, *, tex
 def open_request(ack, body, action, client, respond, context) -> None:
     ack()
     services = context["services"]
-    link = escalations.parse_link(action.get("value"))
+    kind, _, number_text = (action.get("value") or "").partition(":")
+    # An id no row can have links to nothing (as a value that is no number always has): a blank request.
+    link = escalations.parse_link(f"{kind}:{number_text}" if id_from(number_text) else "")
     services.after(lambda: open_modal(services, client, body["trigger_id"], link), body=body, respond=respond)
 
 
-def _numbers(value: str | None) -> list[int]:
-    parts = (value or "").split(":")
-    return [int(p) for p in parts] if all(p.isdigit() for p in parts) else []
-
-
 def _open_decision(decision: str, value: str | None, body, client, respond, services) -> None:
-    numbers = _numbers(value)
-    escalation_id, level = (numbers + [0, 0])[:2]
-    response = numbers[2] if len(numbers) > 2 else None
+    """`value` is `<escalation id>:<level>[:<response index>]`; an id no row has is NotFound."""
+    parts = (value or "").split(":")
+    escalation_id = id_from(parts[0])
+    level = number(parts[1]) if len(parts) > 1 else 0
+    response = number(parts[2], None) if len(parts) > 2 else None
 
     def work() -> None:
         with services.sessions() as session:
@@ -66,7 +66,7 @@ def withdraw(ack, body, action, respond, context) -> None:
 
     def work() -> None:
         with services.transaction() as session:
-            ids = escalations.withdraw(session, escalation_id=int(action["value"]), user_id=body["user"]["id"],
+            ids = escalations.withdraw(session, escalation_id=id_from(action.get("value")), user_id=body["user"]["id"],
                                        playbook=services.playbook)
         services.deliver(ids)
 

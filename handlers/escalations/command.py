@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from handlers.escalations.buttons import open_modal
 from messages.prose import help_message
-from messages.text import unescape
+from messages.fields import command_text
 from store import escalations
 
 
 def handle(ack, body, command, client, respond, context) -> None:
     ack()
     services = context["services"]
-    text = unescape(command.get("text")).strip()
+    text = command_text(command)
 
     def work() -> None:
         if text.lower() in ("help", "?"):

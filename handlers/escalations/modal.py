@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 
-from messages.fields import read_metadata
+from messages.fields import id_from, number, read_metadata, read_state
 from messages.text import inline_text
-from messages.fields import read_state
 from messages.ids import Escalation as Ids
 from store import escalations
 from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
@@ -16,7 +15,7 @@ def _metadata(view) -> dict:
 
 
 def _number(value) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+    return id_from(value) or None
 
 
 def submit(ack, body, view, client, context) -> None:
@@ -47,9 +46,9 @@ def submit_decision(ack, body, view, context) -> None:
     try:
         with services.transaction() as session:
             ids = escalations.decide(
-                session, escalation_id=int(meta.get("escalation_id") or 0), level=int(meta.get("level") or 0),
+                session, escalation_id=id_from(meta.get("escalation_id")), level=number(meta.get("level")),
                 user_id=body["user"]["id"], decision=meta.get("decision") if meta.get("decision") == "reject" else "approve",
-                note=form.get(Ids.NOTE), response=int(response) if str(response or "").isdigit() else None,
+                note=form.get(Ids.NOTE), response=number(response, None),
                 playbook=services.playbook)
     except ValidationFailed as failure:
         ack(response_action="errors", errors=failure.errors)

@@ -4,6 +4,7 @@ right after the answer (Services.after), and a refusal reaches the presser as an
 from __future__ import annotations
 
 from messages import handoff as views
+from messages.fields import id_from
 from store import handoffs
 
 
@@ -14,7 +15,7 @@ def _decide(operation):
 
         def work() -> None:
             with services.transaction() as session:
-                ids = operation(session, lead_id=int(action["value"]), user_id=body["user"]["id"],
+                ids = operation(session, lead_id=id_from(action.get("value")), user_id=body["user"]["id"],
                                 playbook=services.playbook)
             services.deliver(ids)
 
@@ -34,7 +35,7 @@ def decline(ack, body, action, client, respond, context) -> None:
 
     def work() -> None:
         with services.sessions() as session:
-            lead = handoffs.check_can_decide(session, lead_id=int(action["value"]), user_id=body["user"]["id"],
+            lead = handoffs.check_can_decide(session, lead_id=id_from(action.get("value")), user_id=body["user"]["id"],
                                              playbook=services.playbook)
             view = handoffs.lead_view(session, lead, services.playbook)
         client.views_open(trigger_id=body["trigger_id"], view=views.decline_modal(view))

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from messages import handoff as views
 from messages.prose import help_message
-from messages.text import unescape
+from messages.fields import command_text
 from store import handoffs
 
 
 def handle(ack, body, command, client, respond, context) -> None:
     ack()
     services = context["services"]
-    text = unescape(command.get("text")).strip()
+    text = command_text(command)
     word = text.split(maxsplit=1)[0].lower() if text else ""
 
     def work() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from messages.text import inline_text
 from messages import handoff as views
-from messages.fields import metadata_id, read_state
+from messages.fields import metadata_id, read_state, typed
 from messages.ids import Handoff as Ids
 from store import handoffs, partners
 from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
@@ -14,7 +14,7 @@ from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
 def partner_options(ack, payload, context) -> None:
     services = context["services"]
     with services.sessions() as session:
-        found = partners.search(session, payload.get("value", ""))
+        found = partners.search(session, typed(payload))
     ack(**views.partner_options(found))
 
 

@@ -1,21 +1,27 @@
-"""The add-partner modal's submission."""
+"""The add-partner modal's submission: who may add partners is the store's to say (a refusal is shown
+on the form, naming who can); bad fields are inline errors."""
 
 from __future__ import annotations
 
 from messages.fields import read_state
+from messages.ids import Partner as Ids
+from messages.text import inline_text
 from store import partners
-from store.errors import ValidationFailed
+from store.errors import NotAllowed, ValidationFailed
 
 
 def submit(ack, body, view, context) -> None:
     services = context["services"]
     form = read_state(view["state"]["values"])
     try:
-        draft = partners.validate_partner(form, playbook=services.playbook)
         with services.transaction() as session:
-            _partner, ids = partners.add_partner(session, draft=draft, actor_id=body["user"]["id"])
+            _partner, ids = partners.add_partner(session, form=form, actor_id=body["user"]["id"],
+                                                 playbook=services.playbook)
     except ValidationFailed as failure:
         ack(response_action="errors", errors=failure.errors)
+        return
+    except NotAllowed as refusal:
+        ack(response_action="errors", errors={Ids.NAME: inline_text(str(refusal))})
         return
     ack()
     services.after(lambda: services.deliver(ids))
