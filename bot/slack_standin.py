@@ -414,16 +414,32 @@ def check_blocks(blocks: Any, pointer: str, *, max_blocks: int, surface: str) ->
         yield from _duplicate_action_ids(block, here)
 
 
+def _interactive_elements(block: dict, pointer: str) -> Iterator[tuple[dict, str]]:
+    """A block's elements with their pointers: `elements` (actions, context), `accessory`, `element`."""
+    elements = block.get("elements")
+    if isinstance(elements, list):
+        for i, element in enumerate(elements):
+            if isinstance(element, dict):
+                yield element, _ptr(pointer, "elements", i)
+    for field in ("accessory", "element"):
+        if isinstance(block.get(field), dict):
+            yield block[field], _ptr(pointer, field)
+
+
 def _duplicate_action_ids(block: dict, pointer: str) -> Iterator[Finding]:
-    """action_id must be unique among the elements of its containing block."""
-    seen: set[str] = set()
-    for i, element in enumerate(block.get("elements") or []):
-        action_id = element.get("action_id") if isinstance(element, dict) else None
-        if action_id is None:
+    """An action_id must be unique among the elements of its block (Slack: "should be unique among all
+    other action_ids in the containing block"); the same id in two blocks is fine. Elements without one
+    get one of Slack's making. A non-string action_id is reported by ACTION_ID, not here."""
+    seen: dict[str, str] = {}
+    for element, here in _interactive_elements(block, pointer):
+        action_id = element.get("action_id")
+        if not isinstance(action_id, str):
             continue
         if action_id in seen:
-            yield f"duplicate action_id {action_id!r} in block", _ptr(pointer, "elements", i, "action_id")
-        seen.add(action_id)
+            yield (f"duplicate action_id {action_id!r} in {block.get('type')} block (first used at {seen[action_id]})",
+                   _ptr(here, "action_id"))
+        else:
+            seen[action_id] = here
 
 
 # --------------------------------------------------------------------------

@@ -110,9 +110,9 @@ def _scorecards(page: ScorecardPage, filters: dict[str, Any]) -> list[dict]:
     if page.pages > 1:
         buttons = []
         if page.page > 0:
-            buttons.append(b.button("← Previous", Ids.PAGE, str(page.page - 1)))
+            buttons.append(b.button("← Previous", Ids.PAGE_PREVIOUS, str(page.page - 1)))
         if page.page + 1 < page.pages:
-            buttons.append(b.button("Next →", Ids.PAGE, str(page.page + 1)))
+            buttons.append(b.button("Next →", Ids.PAGE_NEXT, str(page.page + 1)))
         blocks.append({"type": "actions", "block_id": Ids.PAGES_BLOCK, "elements": buttons})
         blocks.append(b.context(f"Page {page.page + 1} of {page.pages}"))
     return blocks

@@ -129,5 +129,7 @@ class Home(StrEnum):
     FILTER_PRODUCT_LINE = "home_filter_product_line"
     FILTER_PERIOD = "home_filter_period"
     PAGES_BLOCK = "home_pages"
-    PAGE = "home_page"                        # buttons; value = the page number (0-based)
+    PAGE_PREVIOUS = "home_page_previous"      # buttons; value = the page to show (0-based). Two ids, as
+    PAGE_NEXT = "home_page_next"              # Slack refuses one action_id twice in the paging row
+    PAGE = "home_page"                        # the one id both had before: still handled, for Homes on screen
     SCORECARD = "home_scorecard"              # button; value = "<partner id>|<period>"

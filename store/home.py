@@ -4,7 +4,8 @@ A dashboard is read in a fixed number of queries whatever the person's workload:
 on them, their open actions (overdue first), the escalations waiting for their decision, and —
 for partner managers and admins — a page of partner scorecards (store/scorecards.py) narrowed by
 the filters they chose, which are kept in `home_tabs` so a refresh caused by the clock or by
-someone else's click keeps them. Only people who have opened the Home tab get refreshes.
+someone else's click keeps them; a change Slack refuses to show is taken back (`show`), so what is
+kept is what the person sees. Only people who have opened the Home tab get refreshes.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import String, case, cast, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import actions as action_store
 from store import escalations as escalation_store
 from store import handoffs, metrics, scorecards
+from store.db import transaction
 from store.models import ActionItem, Escalation, HomeTab, Lead, Partner
 from store.playbook import Playbook
 from store.scorecards import TREND_REGRESSING, PartnerInfo, Scorecard
@@ -183,6 +186,37 @@ def change_filters(session: Session, user_id: str, **changes: Any) -> dict[str, 
     if "page" not in changes:
         current["page"] = 0
     return remember(session, user_id, filters=current)
+
+
+def take_back(session: Session, user_id: str, *, saved: dict[str, Any], previous: dict[str, Any]) -> bool:
+    """Put back the filters kept before a change Slack did not show, unless a newer change replaced it."""
+    tab = session.get(HomeTab, user_id, with_for_update=True)
+    if tab is None or clean_filters(tab.filters) != saved:
+        return False
+    tab.filters = previous
+    return True
+
+
+def show(sessions: sessionmaker[Session], client, playbook: Playbook, user_id: str, **changes: Any) -> dict:
+    """Keep what a person asked their Home to show (an open, a filter, a page), then publish it; the
+    view sent. Kept first, so a click on the new Home always finds its filters and page. If Slack
+    refuses the Home, the change is taken back before the error goes on: the filters and page kept are
+    always those of a Home Slack took, so reopening shows that one instead of failing again."""
+    previous, saved = {}, None
+    try:
+        with transaction(sessions) as session:
+            tab = session.get(HomeTab, user_id)
+            previous = dict(tab.filters) if tab is not None else {}
+            saved = change_filters(session, user_id, **changes) if changes else remember(session, user_id)
+    except IntegrityError:  # two opens at once both inserted the row: it is there either way
+        saved = None
+    try:
+        return publish(sessions, client, playbook, user_id)
+    except Exception:
+        if changes and saved is not None:
+            with transaction(sessions) as session:
+                take_back(session, user_id, saved=saved, previous=previous)
+        raise
 
 
 def publish(sessions: sessionmaker[Session], client, playbook: Playbook, user_id: str, *,

@@ -15,7 +15,8 @@ from sqlalchemy import insert, select
 
 from bot import simulate as s
 from bot.simulate import TEAM
-from store import metrics
+from store import home, metrics
+from store.db import transaction
 from store.models import ActionItem, Escalation, HomeTab, Lead, Partner
 from store.playbook import parse_playbook
 from tests.conftest import MIA, NOAH, OMAR, RIYA, STAN, TEST_PLAYBOOK, eventually
@@ -83,9 +84,10 @@ def action_ids(view) -> list[str]:
 
 # --- leads, actions, escalations --------------------------------------------------------------------
 
-def test_leads_waiting_on_me_and_accept_from_the_home(simulator, slack, sessions, make_partner):
+def test_leads_waiting_on_me_and_accept_from_the_home(simulator, slack, sessions, make_partner, app):
     simulator.submit("handoff_submit", handoff_form(make_partner()), user_id=RIYA)
     slack.wait_for("chat.postMessage", 3)
+    app.services.drain()  # the handoff's Home refreshes are over: none of them lands after the reset below
     assert _opened(simulator, OMAR).status == 200
     view = latest_home(slack, OMAR)
     assert view["type"] == "home" and len(view["blocks"]) <= 100
@@ -94,6 +96,7 @@ def test_leads_waiting_on_me_and_accept_from_the_home(simulator, slack, sessions
     assert "*Leads waiting on you* (1)" in texts(view)
     assert "lead_accept" in action_ids(view)
 
+    app.services.drain()
     slack.reset()
     assert simulator.home_click("lead_accept", "1", user_id=OMAR).status == 200
     eventually(lambda: stage_of(sessions, Lead, 1, "stage") == "accepted")
@@ -204,9 +207,9 @@ def test_manager_pages_through_scorecards_needing_attention_first(simulator, sla
     assert rows[2] == "*Partner 0000* (registered) — no data yet"  # then the rest by name
     context = next(t for t in shown if "showing" in t)
     assert f"{last_month.label} · 23 of your partners · showing 1–10" in context
-    assert "Page 1 of 3" in shown and "home_page" in action_ids(view)
+    assert "Page 1 of 3" in shown and "home_page_next" in action_ids(view)
 
-    simulator.home_click("home_page", "2", user_id=MIA)
+    simulator.home_click("home_page", "2", user_id=MIA)  # the id a Home published before the split has
     view = latest_home(slack, MIA, 2)
     rows = [t for t in texts(view) if t.startswith("*Partner ")]
     assert len(rows) == 3 and "Page 3 of 3" in texts(view)
@@ -232,6 +235,88 @@ def test_manager_pages_through_scorecards_needing_attention_first(simulator, sla
                                                      "page": 0}
     simulator.home_click("home_filter_tier", user_id=MIA, selected="*")  # "All tiers"
     assert len([t for t in texts(latest_home(slack, MIA, 6)) if t.startswith("*Partner ")]) == 10
+
+
+def paging_buttons(view) -> dict[str, dict]:
+    """The paging row's buttons by their label, each with its block_id (what a click sends back)."""
+    return {e["text"]["text"]: {**e, "block_id": b["block_id"]} for b in view["blocks"]
+            if b.get("block_id") == "home_pages" for e in b["elements"]}
+
+
+def click(simulator, button, user_id):
+    return simulator.home_click(button["action_id"], button["value"], user_id=user_id, block_id=button["block_id"])
+
+
+def rows_of(view) -> list[str]:
+    return [t.split("*")[1] for t in texts(view) if t.startswith("*Partner ")]
+
+
+def test_next_shows_page_two_with_previous_and_next_and_previous_goes_back(simulator, slack, sessions):
+    _partners(sessions, 23)  # no activity: all "no data yet", so by name
+    _opened(simulator, MIA)
+    view = latest_home(slack, MIA)
+    assert rows_of(view) == [f"Partner {k:04d}" for k in range(10)] and list(paging_buttons(view)) == ["Next →"]
+
+    assert click(simulator, paging_buttons(view)["Next →"], MIA).status == 200
+    view = latest_home(slack, MIA, 2)  # Slack took page 2: it has both buttons
+    assert rows_of(view) == [f"Partner {k:04d}" for k in range(10, 20)]
+    assert "Page 2 of 3" in texts(view) and any("showing 11–20" in t for t in texts(view))
+    buttons = paging_buttons(view)
+    assert list(buttons) == ["← Previous", "Next →"]
+    assert buttons["← Previous"]["action_id"] != buttons["Next →"]["action_id"]
+    assert (buttons["← Previous"]["value"], buttons["Next →"]["value"]) == ("0", "2")
+    with sessions() as session:
+        assert session.get(HomeTab, MIA).filters["page"] == 1
+    _opened(simulator, MIA)  # reopening shows the page kept
+    assert rows_of(latest_home(slack, MIA, 3))[0] == "Partner 0010"
+
+    assert click(simulator, buttons["Next →"], MIA).status == 200
+    assert rows_of(latest_home(slack, MIA, 4)) == ["Partner 0020", "Partner 0021", "Partner 0022"]
+    assert click(simulator, paging_buttons(homes(slack, MIA)[-1])["← Previous"], MIA).status == 200
+    assert rows_of(latest_home(slack, MIA, 5))[0] == "Partner 0010"
+    assert click(simulator, buttons["← Previous"], MIA).status == 200
+    view = latest_home(slack, MIA, 6)
+    assert rows_of(view)[0] == "Partner 0000" and "Page 1 of 3" in texts(view)
+    assert slack.calls_for("views.publish", ok=False) == []  # Slack refused none of them
+
+
+def test_a_page_slack_refused_is_not_kept_and_reopening_shows_the_home_slack_has(simulator, slack, sessions):
+    _partners(sessions, 23)
+    _opened(simulator, MIA)
+    view = latest_home(slack, MIA)
+    slack.fail_next("views.publish", status=429, retry_after=30)  # Slack does not take the next Home
+    click(simulator, paging_buttons(view)["Next →"], MIA)
+    dm = slack.wait_for("chat.postMessage")[0].args  # told, as any failed Home click is
+    assert dm["channel"] == MIA and "did not go through" in dm["text"]
+    assert len(slack.calls_for("views.publish", ok=False)) == 1 and len(homes(slack, MIA)) == 1
+    with sessions() as session:
+        assert session.get(HomeTab, MIA).filters.get("page", 0) == 0  # her Home still shows page 1
+    _opened(simulator, MIA)
+    view = latest_home(slack, MIA, 2)
+    assert rows_of(view)[0] == "Partner 0000" and "Page 1 of 3" in texts(view)
+    # a filter Slack did not show is not kept either
+    slack.fail_next("views.publish", status=429, retry_after=30)
+    simulator.home_click("home_filter_tier", user_id=MIA, selected="gold", block_id="home_filters")
+    slack.wait_for("chat.postMessage", 2)
+    with sessions() as session:
+        assert "tier" not in session.get(HomeTab, MIA).filters
+
+
+def test_taking_back_a_refused_change_leaves_a_newer_one_alone(sessions):
+    with transaction(sessions) as session:
+        home.remember(session, MIA)
+    with transaction(sessions) as session:
+        refused = home.change_filters(session, MIA, page=1)
+    with transaction(sessions) as session:
+        newer = home.change_filters(session, MIA, tier="gold")  # a later click, already kept
+    with transaction(sessions) as session:
+        assert home.take_back(session, MIA, saved=refused, previous={}) is False
+    with sessions() as session:
+        assert home.clean_filters(session.get(HomeTab, MIA).filters) == newer
+    with transaction(sessions) as session:
+        assert home.take_back(session, MIA, saved=newer, previous={"page": 1}) is True
+    with sessions() as session:
+        assert session.get(HomeTab, MIA).filters == {"page": 1}
 
 
 def test_a_thousand_partners_stay_inside_the_block_limit(simulator, slack, sessions):

@@ -294,6 +294,42 @@ def test_duplicate_block_id_in_view(client):
     assert_invalid_view(client, modal([section(block_id="a"), section(block_id="a")]), "duplicate block_id")
 
 
+def test_duplicate_action_id_in_one_block(client):
+    """Slack: an action_id must be unique among the elements of its block (not of the message)."""
+    assert post_blocks(client, [actions(button(action_id="a"), button(action_id="b"))])["ok"]
+    assert post_blocks(client, [actions(button(action_id="a")), actions(button(action_id="a"))])["ok"]
+    assert post_blocks(client, [section(accessory=button(action_id="a")), actions(button(action_id="a"))])["ok"]
+    # elements without an action_id get one of Slack's making, never a duplicate
+    unnamed = {"type": "button", "text": {"type": "plain_text", "text": "Go"}}
+    assert post_blocks(client, [actions(dict(unnamed), dict(unnamed))])["ok"]
+    messages = assert_invalid_blocks(client, [section(), actions(button(action_id="a"), button("x", action_id="b"),
+                                                                 button(action_id="a"))], "duplicate action_id 'a'")
+    assert any("json-pointer:/blocks/1/elements/2/action_id" in m for m in messages), messages
+
+
+def test_duplicate_action_id_in_a_home_view_keeps_the_home_as_it_was(client, slack):
+    """The App Home's paging row as it once was: ← Previous and Next → with one action_id."""
+    home = {"type": "home", "blocks": [section("page 1"), actions(button("Next →", action_id="page", value="1"))]}
+    stored = client.views_publish(user_id="U0123ABCD", view=home)["view"]
+    page_2 = {"type": "home", "blocks": [section("page 2"), actions(button("← Previous", action_id="page", value="0"),
+                                                                    button("Next →", action_id="page", value="2"))]}
+    err = rejected(client.views_publish, user_id="U0123ABCD", view=page_2)
+    assert err.response["error"] == "invalid_arguments"
+    assert any("duplicate action_id 'page'" in m and "/view/blocks/1/elements/1/action_id" in m
+               for m in err.response["response_metadata"]["messages"])
+    assert slack.views[stored["id"]]["blocks"][0]["text"]["text"] == "page 1"  # Slack keeps the Home it had
+    assert_invalid_view(client, modal([actions(button(action_id="x"), button(action_id="x"))]), "duplicate action_id")
+
+
+@pytest.mark.parametrize("bad", [["a"], {"id": "a"}, 7])
+def test_an_action_id_that_is_not_a_string_is_rejected_not_crashed_on(client, bad):
+    assert_invalid_blocks(client, [actions(button(action_id=bad), button(action_id=bad))], "must be a string")
+
+
+def test_elements_that_are_not_a_list_are_rejected_not_crashed_on(client):
+    assert_invalid_blocks(client, [{"type": "actions", "elements": 5}], "must be an array")
+
+
 def test_button_text_limit(client):
     assert post_blocks(client, [actions(button(text="x" * 75))])["ok"]
     messages = assert_invalid_blocks(client, [actions(button(text="x" * 76))], "less than 76")

@@ -5,7 +5,6 @@ escalations are the cards' own action ids, so the cards' listeners handle them."
 from __future__ import annotations
 
 from slack_bolt import App
-from sqlalchemy.exc import IntegrityError
 
 from bot.errors import answered
 from messages.home import scorecard_modal
@@ -14,16 +13,8 @@ from store import home, metrics, scorecards
 from store import clock
 
 
-def _save_and_publish(services, user_id: str, **changes) -> None:
-    try:
-        with services.transaction() as session:
-            if changes:
-                home.change_filters(session, user_id, **changes)
-            else:
-                home.remember(session, user_id)
-    except IntegrityError:  # two opens at once both inserted the row: it is there either way
-        pass
-    home.publish(services.sessions, services.client, services.playbook, user_id)
+def _show(services, user_id: str, **changes) -> None:
+    home.show(services.sessions, services.client, services.playbook, user_id, **changes)
 
 
 def opened(ack, payload, context) -> None:
@@ -32,7 +23,7 @@ def opened(ack, payload, context) -> None:
     if event.get("tab") != "home":
         return
     services = context["services"]
-    services.after(lambda: _save_and_publish(services, event["user"]))
+    services.after(lambda: _show(services, event["user"]))
 
 
 def filter_chosen(ack, body, action, respond, context) -> None:
@@ -41,16 +32,15 @@ def filter_chosen(ack, body, action, respond, context) -> None:
     key = {Ids.FILTER_TYPE: "type", Ids.FILTER_TIER: "tier", Ids.FILTER_MARKET: "market",
            Ids.FILTER_PRODUCT_LINE: "product_line", Ids.FILTER_PERIOD: "period"}[action["action_id"]]
     value = (action.get("selected_option") or {}).get("value") or home.ANY
-    services.after(lambda: _save_and_publish(services, body["user"]["id"], **{key: value}), body=body,
-                   respond=respond)
+    services.after(lambda: _show(services, body["user"]["id"], **{key: value}), body=body, respond=respond)
 
 
 def page_chosen(ack, body, action, respond, context) -> None:
     ack()
     services = context["services"]
     value = action.get("value") or "0"
-    page = int(value) if value.isdigit() else 0
-    services.after(lambda: _save_and_publish(services, body["user"]["id"], page=page), body=body, respond=respond)
+    page = int(value) if value.isdecimal() and len(value) <= 6 else 0  # isdigit() lets "²" through to int()
+    services.after(lambda: _show(services, body["user"]["id"], page=page), body=body, respond=respond)
 
 
 def scorecard_opened(ack, body, action, client, respond, context) -> None:
@@ -64,8 +54,9 @@ def scorecard_opened(ack, body, action, client, respond, context) -> None:
             period = metrics.parse_period(period_text, playbook, now=clock.now())
         except ValueError:
             period = metrics.parse_period("", playbook, now=clock.now())
+        partner_id = int(partner_text) if partner_text.isdecimal() and len(partner_text) <= 9 else 0
         with services.sessions() as session:
-            card = scorecards.scorecard(session, playbook, int(partner_text) if partner_text.isdigit() else 0, period)
+            card = scorecards.scorecard(session, playbook, partner_id, period)
         client.views_open(trigger_id=body["trigger_id"], view=scorecard_modal(card))
 
     services.after(work, body=body, respond=respond)
@@ -76,5 +67,6 @@ def register(app: App) -> None:
     for action_id in (Ids.FILTER_TYPE, Ids.FILTER_TIER, Ids.FILTER_MARKET, Ids.FILTER_PRODUCT_LINE,
                       Ids.FILTER_PERIOD):
         app.action(action_id)(answered(filter_chosen))
-    app.action(Ids.PAGE)(answered(page_chosen))
+    for action_id in (Ids.PAGE_PREVIOUS, Ids.PAGE_NEXT, Ids.PAGE):
+        app.action(action_id)(answered(page_chosen))
     app.action(Ids.SCORECARD)(answered(scorecard_opened))
