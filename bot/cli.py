@@ -162,16 +162,27 @@ def cmd_import_leads(args) -> int:
     playbook = _playbook(settings)
     _check_database(settings)
     path = Path(args.file)
+    if path.is_file() and path.stat().st_size > lead_import.MAX_BYTES:  # refused unread
+        print(f"{path}: nothing was imported: at {path.stat().st_size / 1e6:,.1f} MB it is more than one import takes "
+              f"({lead_import.MAX_BYTES / 1e6:,.0f} MB, up to {lead_import.MAX_ROWS:,} leads); split it into smaller "
+              "files — each is imported all or nothing.", file=sys.stderr)
+        return 1
     text = _csv_text(path)
     sender = lead_import.slack_user_id(args.sender) if args.sender else None
     if args.sender and not sender:
         raise SettingsError(f"--sender must be a Slack user id, like U0123ABCD (got {args.sender!r}).")
+
+    def progress(done: int, total: int) -> None:
+        print(f"{path}: {total:,} rows checked; handing off {total:,} leads…" if done == 0 else
+              f"{path}: {done:,} of {total:,} handed off", file=sys.stderr, flush=True)
+
     engine = make_engine(settings.database_url)
     try:
         sessions = make_session_factory(engine)
         try:
             with transaction(sessions) as session:
-                report = lead_import.import_leads_csv(session, text, playbook=playbook, sender=sender)
+                report = lead_import.import_leads_csv(session, text, playbook=playbook, sender=sender,
+                                                      progress=progress)
         except ImportFailed as failure:
             _print_problems(path, failure.problems)
             return 1
@@ -181,8 +192,14 @@ def cmd_import_leads(args) -> int:
         _print_import(path, report)
         if report.outbox_ids and settings.slack_bot_token:
             from bot.app import make_client
+            from store import home
 
-            lead_import.deliver(sessions, make_client(settings), report.outbox_ids)
+            client = make_client(settings)
+            delivered = lead_import.deliver(sessions, client, report.outbox_ids)
+            # As /handoff and the clock do: the owners (and senders) who use the App Home see the new leads.
+            with sessions() as session:
+                people = home.audiences(session, delivered.sent)
+            home.publish_for(sessions, client, playbook, people)
         with sessions() as session:
             state = lead_import.delivery_state(session, report.outbox_ids)
     finally:
@@ -259,14 +276,22 @@ def cmd_export(args) -> int:
                     sys.stdout.flush()
                 except BrokenPipeError:  # `partnerbot export leads | head`: the reader has what it wanted
                     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                except OSError as error:  # a full disk: say so once (and not again when Python exits)
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                    print(f"partnerbot: standard output: {error.strerror}; the export is incomplete.", file=sys.stderr)
+                    return 1
                 return 0
             try:
                 # A file gets a UTF-8 byte order mark so Excel shows accents right; stdout stays plain for pipes.
                 out = open(args.output, "w", encoding="utf-8-sig", newline="")
             except OSError as error:
                 raise SettingsError(f"--output {args.output}: {error.strerror}.") from None
-            with out:
-                count = exports.write_csv(session, args.kind, out, filters)
+            try:
+                with out:
+                    count = exports.write_csv(session, args.kind, out, filters)
+            except OSError as error:  # e.g. the disk filled up
+                print(f"partnerbot: --output {args.output}: {error.strerror}; the file is incomplete.", file=sys.stderr)
+                return 1
     finally:
         engine.dispose()
     print(f"{args.output}: {count} {args.kind} written")
@@ -352,7 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = kinds.add_parser("partners", help="add or update partners (by name)")
     p.add_argument("file", help="CSV with the header name,type,tier,market,product_lines,channel_id,manager_id")
     p.set_defaults(func=cmd_import_partners)
-    p = kinds.add_parser("leads", help="hand off leads in bulk, as /handoff does, and send the owners' cards")
+    p = kinds.add_parser("leads", help="hand off leads in bulk, as /handoff does, and send the owners' cards "
+                                       "(up to 10 MB and 10,000 rows a file)")
     p.add_argument("file", help="CSV with the /handoff form's fields as columns (see README: CSV in and out)")
     p.add_argument("--sender", help="Slack user id of who hands the leads off, for rows without a sender cell")
     p.set_defaults(func=cmd_import_leads)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from store.db import DEFAULT_DATABASE_URL, normalise_database_url
 
@@ -13,6 +15,24 @@ SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 
 class SettingsError(Exception):
     """A missing or malformed setting; the message names the variable and what to put there."""
+
+
+def _slack_api_url(url: str) -> str:
+    """https:// only: the bot token goes with every call. http:// is for a stand-in on this machine."""
+    try:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme, parts.hostname or ""
+    except ValueError:  # e.g. an unclosed [ of an IPv6 address
+        scheme, host = "", ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not host or not (scheme == "https" or (scheme == "http" and loopback)):
+        raise SettingsError(f"SLACK_API_URL must be an https:// URL, like {SLACK_DEFAULT_API_URL} (got {url!r}): the "
+                            "bot token travels with every call. http:// is only for a stand-in on this machine "
+                            "(localhost, 127.0.0.1, [::1]).")
+    return url if url.endswith("/") else url + "/"
 
 
 @dataclass(frozen=True)
@@ -30,9 +50,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
-        api_url = env.get("SLACK_API_URL") or SLACK_DEFAULT_API_URL
-        if not api_url.endswith("/"):
-            api_url += "/"
+        api_url = _slack_api_url(env.get("SLACK_API_URL") or SLACK_DEFAULT_API_URL)
         port_text = env.get("PORT") or "3000"
         try:
             port = int(port_text)

@@ -10,6 +10,12 @@ notice wait in the outbox until the caller delivers them after commit.
 A file made by `partnerbot export leads` imports as it is: the columns only an export has (ref,
 stage, created_at, ...) are ignored and named in the report, and the export's formula guard (a
 leading apostrophe) is taken off. Any other unknown column is an error.
+
+A file is at most MAX_BYTES (the CLI refuses a bigger one unread) and MAX_ROWS rows: all of it is
+one transaction, so a bigger file is split, each part all or nothing. A cell the csv module will
+not read (past its 131,072 characters, most often a quote never closed) or one with a NUL
+character (which Postgres cannot store; a file saved as UTF-16 is full of them) is reported at its
+line, like any other problem, before anything is written.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -41,6 +47,11 @@ USERS = ("primary_owner", "backup_owner", "sender")
 YES, NO = {"yes", "y", "true", "1", "x"}, {"no", "n", "false", "0", ""}
 MENTION_RE = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$")
 CHUNK = 500  # ids per IN (...) list
+MAX_BYTES = 10_000_000  # 10 MB: a bigger file is refused unread (README: CSV in and out)
+MAX_ROWS = 10_000  # rows in one file, all handed off in one transaction: a few minutes' work
+PROGRESS_EVERY = 500  # leads handed off between two progress reports
+NUL_PROBLEM = ("contains a NUL character (\\x00), which cannot be stored — if the file was saved as UTF-16, "
+               "save it again as CSV UTF-8")
 
 
 def slack_user_id(text: str | None) -> str | None:
@@ -68,32 +79,60 @@ class LeadImportReport:
 class _Row:
     line: int  # where the row starts in the file
     values: dict[str, str]  # column -> cell, formula guard taken off
-    problem: str | None = None  # a row the header cannot be laid over
+    problems: tuple[str, ...] = ()  # a row the header cannot be laid over, or cells nothing can store
 
 
-def _read(text: str) -> tuple[list[str], list[_Row]]:
-    """The header and the non-blank rows; ImportFailed (on line 1) for an empty file or a bad header."""
+def csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
+    """(the line a row starts on, its cells) for every row of CSV text, the header first. A row the
+    csv module cannot read is ImportFailed at that line: nothing after it can be trusted."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    try:
-        header = [h.strip().lower() for h in next(reader)]
-    except StopIteration:
-        raise ImportFailed([(1, f"the file is empty; the first line must be a header: {columns_help()}")]) from None
-    problems = _header_problems(header)
-    if problems:
-        raise ImportFailed([(1, p) for p in problems])
-    rows = []
     while True:
         line = reader.line_num + 1  # where this row starts, even if a quoted field spans lines
         try:
             cells = next(reader)
         except StopIteration:
-            return header, rows
+            return
+        except csv.Error as error:
+            if "field larger than field limit" in str(error):
+                problem = (f"a cell runs past {csv.field_size_limit():,} characters, the most one may hold — most "
+                           "likely a quote (\") in this row is never closed, so the rest of the file ran into it")
+            else:
+                problem = f"not readable as CSV ({error})"
+            raise ImportFailed([(line, problem)]) from None
+        yield line, cells
+
+
+def nul_problems(header: list[str], cells: list[str]) -> list[str]:
+    """`column: contains a NUL character …` for each cell of a row that has one."""
+    return [f"{name}: {NUL_PROBLEM}" for name, cell in zip(header, cells) if "\x00" in cell]
+
+
+def _read(text: str) -> tuple[list[str], list[_Row]]:
+    """The header and the non-blank rows; ImportFailed (on line 1) for an empty file or a bad header,
+    and at the first row past MAX_ROWS."""
+    rows_in = csv_rows(text)
+    try:
+        _line, cells = next(rows_in)
+    except StopIteration:
+        raise ImportFailed([(1, f"the file is empty; the first line must be a header: {columns_help()}")]) from None
+    header = [h.strip().lower() for h in cells]
+    problems = _header_problems(header)
+    if problems:
+        raise ImportFailed([(1, p) for p in problems])
+    rows = []
+    for line, cells in rows_in:
         if not any(cell.strip() for cell in cells):
             continue
+        if len(rows) == MAX_ROWS:
+            raise ImportFailed([(line, f"more than {MAX_ROWS:,} rows, the most one import takes; split the file "
+                                       f"into files of up to {MAX_ROWS:,} rows (each is imported all or nothing)")])
         if len(cells) != len(header):
-            rows.append(_Row(line, {}, f"expected {len(header)} columns as in the header, found {len(cells)}"))
+            rows.append(_Row(line, {}, (f"expected {len(header)} columns as in the header, found {len(cells)}",)))
+        elif nul := nul_problems(header, cells):
+            rows.append(_Row(line, {}, tuple(nul)))
         else:
             rows.append(_Row(line, {h: exports.unguard(c).strip() for h, c in zip(header, cells) if h in COLUMNS}))
+    return header, rows
 
 
 def _header_problems(header: list[str]) -> list[str]:
@@ -155,8 +194,8 @@ def _check(session: Session, rows: list[_Row], *, playbook: Playbook,
     all_names: dict[str, str] | None = None  # loaded at the first unknown partner, for suggestions
     worded: dict[str, str] = {}  # each unknown name is worded once, however many rows have it
     for row in rows:
-        if row.problem:
-            problems.append((row.line, row.problem))
+        if row.problems:
+            problems += [(row.line, problem) for problem in row.problems]
             continue
         form, errors = _form(row.values, partners, sender)
         if errors.get("partner") == "unknown":
@@ -188,12 +227,14 @@ def _ref(lead_id: int) -> str:
 
 
 def import_leads_csv(session: Session, text: str, *, playbook: Playbook, sender: str | None = None,
-                     now: dt.datetime | None = None) -> LeadImportReport:
+                     now: dt.datetime | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> LeadImportReport:
     """Check every row, then hand off each lead in this session's transaction (the caller commits).
 
     `sender` (a Slack user id) fills the rows whose sender cell is empty, or stands in for a
     missing sender column. Raises ImportFailed, with (line, "column: problem") pairs, if anything
-    in the file is wrong; nothing has been written then.
+    in the file is wrong; nothing has been written then. `progress(done, total)` hears, for a file
+    of more than PROGRESS_EVERY leads, when the checks pass (done 0) and every PROGRESS_EVERY leads.
     """
     header, rows = _read(text)
     if "sender" not in header and not sender:
@@ -203,12 +244,18 @@ def import_leads_csv(session: Session, text: str, *, playbook: Playbook, sender:
     report = LeadImportReport(ignored_columns=[h for h in header if h in EXPORT_ONLY])
     now = now or clock.now()
     ids = []
+    total = len(drafts)
+    tell = progress if progress is not None and total > PROGRESS_EVERY else (lambda done, total: None)
+    tell(0, total)
     for draft, sender_id in drafts:
+        if ids and len(ids) % PROGRESS_EVERY == 0:
+            tell(len(ids), total)
         result = create_handoff(session, draft=draft, sender_id=sender_id, playbook=playbook, now=now)
         ids.append(result.lead.id)
         report.outbox_ids += result.outbox_ids
         if result.duplicates:
             report.duplicates[result.lead.ref] = [d.ref for d in result.duplicates]
+    tell(len(ids), total)
     report.refs = [_ref(i) for i in ids]
     report.outbox_ids = sorted(set(report.outbox_ids))  # a card re-rendered by a later row is listed once
     for chunk in _chunks(ids):  # both ways: an earlier row learns of the later rows it conflicts with

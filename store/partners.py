@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -128,10 +126,14 @@ class ImportReport:
 
 
 def import_partners_csv(session: Session, text: str, *, playbook: Playbook, actor_id: str = "cli") -> ImportReport:
-    """Validate every row first; apply nothing if any row is bad. Re-import updates by name."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    """Validate every row first; apply nothing if any row is bad. Re-import updates by name. Rows are
+    read as the leads import reads them (lines where rows start; unreadable cells and NUL characters
+    are problems at their line)."""
+    from store.lead_import import csv_rows, nul_problems
+
+    rows = csv_rows(text)
     try:
-        header = [h.strip().lower() for h in next(reader)]
+        header = [h.strip().lower() for h in next(rows)[1]]
     except StopIteration:
         raise ImportFailed([(1, "the file is empty; the first line must be the header " + ",".join(CSV_HEADER))]) from None
     if header != CSV_HEADER:
@@ -139,16 +141,14 @@ def import_partners_csv(session: Session, text: str, *, playbook: Playbook, acto
     problems: list[tuple[int, str]] = []
     drafts: list[tuple[int, PartnerDraft]] = []
     seen: dict[str, int] = {}
-    while True:
-        line = reader.line_num + 1  # where this row starts, even if a quoted field spans lines
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
+    for line, row in rows:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(CSV_HEADER):
             problems.append((line, f"expected {len(CSV_HEADER)} columns, found {len(row)}"))
+            continue
+        if nul := nul_problems(CSV_HEADER, row):
+            problems += [(line, problem) for problem in nul]
             continue
         try:
             draft = validate_partner(dict(zip(CSV_HEADER, row)), playbook=playbook)

@@ -419,6 +419,28 @@ def test_a_port_out_of_range_is_a_clear_error(port):
         Settings.from_env({"PORT": port})
 
 
+@pytest.mark.parametrize("url", ["http://slack.com/api/", "http://10.0.0.7:8080/api/", "http://127.example.com/",
+                                 "ftp://slack.com/api/", "slack.com/api/", "https:///api/", "https://[::1/api/"])
+def test_a_slack_api_url_the_token_would_travel_in_clear_to_is_refused(url, run, database_file, monkeypatch,
+                                                                      exec_calls):
+    with pytest.raises(SettingsError, match="SLACK_API_URL"):
+        Settings.from_env({"SLACK_API_URL": url})
+    monkeypatch.setenv("SLACK_API_URL", url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-2-3")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "a-secret")
+    code, _out, err = run("serve")
+    assert code == 2
+    assert "SLACK_API_URL" in err and "https://" in err and "Traceback" not in err
+    assert exec_calls == []
+
+
+@pytest.mark.parametrize("url", ["https://slack.com/api", "https://slack.example.com:8443/api/",
+                                 "http://127.0.0.1:9999/api/", "http://localhost:3001/api/", "http://[::1]:3001/api/",
+                                 "http://127.0.0.2/api/"])
+def test_https_and_a_stand_in_on_this_machine_are_fine(url):
+    assert Settings.from_env({"SLACK_API_URL": url}).slack_api_url == url.rstrip("/") + "/"
+
+
 # --------------------------------------------------------------------------- as a real process
 
 

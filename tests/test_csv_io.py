@@ -7,7 +7,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
+import os
 import re
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,12 +20,13 @@ from slack_sdk import WebClient
 from sqlalchemy import func, select
 
 from bot.cli import main
-from store import exports, lead_import, outbox
+from store import exports, home, lead_import, outbox
 from store.handoffs import create_handoff, validate_draft
-from store.models import ActionItem, Escalation, Lead, LeadConflict, OutboxMessage
+from store.models import ActionItem, Escalation, Lead, LeadConflict, OutboxMessage, Partner
 from tests.conftest import BEA, MIA, NOAH, OMAR, RIYA, STAN, TEST_PLAYBOOK, TOKEN
 
 SAM = "U0SENDERSAM"
+REPO = Path(__file__).resolve().parent.parent
 ENVIRONMENT = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL", "DATABASE_URL",
                "PLAYBOOK_PATH", "PORT", "PUBLIC_URL", "WEB_CONCURRENCY", "LOG_LEVEL")
 
@@ -590,3 +595,122 @@ def test_an_exported_file_imports_again(partners, run, sessions, tmp_path):
     with sessions() as session:  # stored as typed, without the export's guard
         assert session.scalars(select(Lead.company).order_by(Lead.id)).all() == [
             "=SUM(A1:A2)", "Initrode", "=SUM(A1:A2)", "Initrode"]
+
+
+# --------------------------------------------------------------------------- hardening: what a file can hold
+
+
+def test_a_nul_in_a_lead_cell_is_refused_naming_the_line_and_column(partners, run, sessions, tmp_path):
+    path = write(tmp_path, IMPORT_HEADER + "\n"
+                 "Hooli,from_partner,Acme,acme.com,,,,P,N,,U0OWNEROMAR,,U0REPRIYA\n"
+                 "Hooli,from_partner,Init\x00rode,initrode.com,,,,P\x00,N,,U0OWNEROMAR,,U0REPRIYA\n")
+    code, out, err = run("import", "leads", str(path))
+    assert code == 1 and out == ""
+    assert "Traceback" not in err and "DataError" not in err
+    assert reported_lines(err, path) == [3]
+    assert f"{path}:3: company: contains a NUL character" in err and f"{path}:3: problem: contains a NUL" in err
+    assert "UTF-8" in err  # says what to do about it
+    assert count(sessions, Lead) == 0
+
+
+def test_a_nul_in_a_partner_cell_is_refused_the_same_way(run, sessions, tmp_path):
+    path = write(tmp_path, "name,type,tier,market,product_lines,channel_id,manager_id\n"
+                 "Globex,reseller,gold,NA,,,\n"
+                 "Init\x00ech,referral,silver,NA,,,\n", "partners.csv")
+    code, _out, err = run("import", "partners", str(path))
+    assert code == 1 and "Traceback" not in err
+    assert f"{path}:3: name: contains a NUL character" in err
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Partner)) == 0
+
+
+@pytest.mark.parametrize("kind", ["leads", "partners"])
+def test_a_cell_past_the_csv_limit_is_refused_with_its_line(partners, run, sessions, tmp_path, kind):
+    long = "x" * 131_073
+    if kind == "leads":
+        text = (IMPORT_HEADER + "\n" "Hooli,from_partner,Acme,acme.com,,,,P,N,,U0OWNEROMAR,,U0REPRIYA\n"
+                f"Hooli,from_partner,Acme,acme.com,,,,{long},N,,U0OWNEROMAR,,U0REPRIYA\n")
+    else:
+        text = f"name,type,tier,market,product_lines,channel_id,manager_id\nNew,reseller,gold,{long},,,\n"
+    path = write(tmp_path, text, f"{kind}.csv")
+    leads, partners_before = count(sessions, Lead), count(sessions, Partner)
+    code, _out, err = run("import", kind, str(path))
+    assert code == 1 and "Traceback" not in err
+    assert reported_lines(err, path) == [3 if kind == "leads" else 2]
+    assert "131,072 characters" in err and "quote" in err
+    assert (count(sessions, Lead), count(sessions, Partner)) == (leads, partners_before)
+
+
+def test_a_quote_never_closed_is_reported_where_it_opens(partners, run, sessions, tmp_path):
+    filler = "Hooli,from_partner,Acme,acme.com,,,,P,N,,U0OWNEROMAR,,U0REPRIYA\n" * 3000
+    path = write(tmp_path, IMPORT_HEADER + "\n" 'Hooli,from_partner,"Acme,acme.com,,,,P,N,,U0OWNEROMAR,,U0REPRIYA\n'
+                 + filler)
+    code, _out, err = run("import", "leads", str(path))
+    assert code == 1 and "Traceback" not in err
+    assert reported_lines(err, path) == [2]
+    assert count(sessions, Lead) == 0
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(partners, run, sessions, tmp_path):
+    row = "Hooli,from_partner,Acme,acme.com,,,,P,N,,U0OWNEROMAR,,U0REPRIYA\n"
+    path = write(tmp_path, IMPORT_HEADER + "\n" + row * (10_000_000 // len(row) + 1))
+    assert path.stat().st_size > 10_000_000  # the documented limit: 10 MB
+    code, out, err = run("import", "leads", str(path))
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert "10 MB" in err and "split" in err
+    assert count(sessions, Lead) == 0
+
+
+def test_a_file_over_the_row_limit_is_refused_before_anything_is_handed_off(partners, run, sessions, tmp_path):
+    row = "Hooli,from_partner,Acme,acme.com,,,,P,N,,U0OWNEROMAR,,U0REPRIYA\n"
+    path = write(tmp_path, IMPORT_HEADER + "\n" + row * 10_001)  # the documented limit: 10,000 rows
+    code, out, err = run("import", "leads", str(path))
+    assert code == 1 and out == ""
+    assert f"{path}:10002: more than 10,000 rows" in err and "split" in err
+    assert count(sessions, Lead) == 0
+
+
+def test_a_long_import_shows_its_progress(partners, run, sessions, tmp_path, monkeypatch):
+    monkeypatch.setattr(lead_import, "PROGRESS_EVERY", 2)
+    rows = [f"Hooli,from_partner,Company {n},company{n}.com,,,,P,N,,U0OWNEROMAR,,U0REPRIYA\n" for n in range(5)]
+    path = write(tmp_path, IMPORT_HEADER + "\n" + "".join(rows))
+    code, out, err = run("import", "leads", str(path))
+    assert code == 0, err
+    assert "5 lead(s) imported" in out
+    progress = [line.strip() for line in err.splitlines()]
+    assert progress == [f"{path}: 5 rows checked; handing off 5 leads…",
+                        f"{path}: 2 of 5 handed off", f"{path}: 4 of 5 handed off", f"{path}: 5 of 5 handed off"]
+
+
+def test_export_to_a_full_disk_is_a_clear_error(world, run, tmp_path):
+    code, out, err = run("export", "leads", "--output", "/dev/full")
+    assert code == 1
+    assert "Traceback" not in err
+    assert "/dev/full" in err and "No space left on device" in err
+
+
+def test_export_to_a_full_standard_output_is_a_clear_error(world, settings, tmp_path):
+    playbook = tmp_path / "playbook.yml"
+    playbook.write_text(TEST_PLAYBOOK)
+    env = {k: v for k, v in os.environ.items() if k not in ENVIRONMENT}
+    env.update(DATABASE_URL=settings.database_url, PLAYBOOK_PATH=str(playbook),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])))
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "bot.cli", "export", "leads"], cwd=REPO, env=env,
+                                stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "standard output" in result.stderr and "No space left on device" in result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+
+
+def test_import_refreshes_the_app_home_of_the_owners_it_hands_leads_to(partners, run, slack, sessions, tmp_path):
+    with sessions() as session, session.begin():
+        home.remember(session, OMAR)  # OMAR has opened the bot's Home; BEA has not
+    path = write(tmp_path, IMPORT_HEADER + "\n"
+                 "Hooli,from_partner,Acme,acme.com,,,,P,N,,U0OWNEROMAR,,U0REPRIYA\n"
+                 "Hooli,from_partner,Initrode,initrode.com,,,,P,N,,U0BACKUPBEA,,U0REPRIYA\n")
+    code, _out, err = run("import", "leads", str(path))
+    assert code == 0, err
+    published = slack.calls_for("views.publish")
+    assert [c.args["user_id"] for c in published] == [OMAR]
+    assert "Acme" in json.dumps(published[0].args["view"])  # the lead waiting on him is on it
