@@ -84,8 +84,9 @@ def require_partner_editor(session: Session, user_id: str, *, playbook: Playbook
     else:
         own = f"its partner manager ({_names([partner.manager_id])})" if partner.manager_id else "its partner manager"
         who = f"{own} and {admins}"
-    ask = " — ask one of them." if playbook.admins or managers else "."
+    why = " — a partner's tier and manager set its SLAs and who hears of its leads."
+    ask = " Ask one of them." if playbook.admins or managers else ""
     if not playbook.admins:
         ask += (" To get started, list your Slack member id under `admins` in the playbook, or import "
                 "partners with `partnerbot import partners`.")
-    raise NotAllowed(f"Only {who} can {doing}{ask}")
+    raise NotAllowed(f"Only {who} can {doing}{why}{ask}")
