@@ -23,19 +23,22 @@ def _playbook(settings: Settings):
 
 
 def _check_database(settings: Settings) -> None:
-    from store.migrate import current_revision, head_revision
+    """Stop, in one line, unless the database answers and is at the code's migration head."""
+    from bot.startup import check_schema
 
-    current, head = current_revision(settings.database_url), head_revision(settings.database_url)
-    if current != head:
-        raise SettingsError(f"The database is at migration {current or 'none'}, the code needs {head}. "
-                            "Run `partnerbot db upgrade` first.")
+    check_schema(settings.database_url)
 
 
 def cmd_serve(args) -> int:
+    from bot.startup import DatabaseNotAnswering
+
     settings = _settings()
     settings.require_slack()
     _playbook(settings)
-    _check_database(settings)
+    try:
+        _check_database(settings)
+    except DatabaseNotAnswering as down:  # as the web process does: it serves, /healthz says 503 meanwhile
+        print(f"partnerbot: {down} Serving anyway: /healthz answers 503 until it answers.", file=sys.stderr)
     port = args.port or settings.port
     if not 1 <= port <= 65535:
         raise SettingsError(f"--port must be between 1 and 65535 (got {port}).")
@@ -97,9 +100,11 @@ def cmd_digest(args) -> int:
 
 
 def cmd_db(args) -> int:
+    from bot.startup import require_database
     from store import migrate
 
     settings = _settings()
+    require_database(settings.database_url)  # one line if it does not answer (a failing migration keeps its stack)
     if args.action == "upgrade":
         migrate.upgrade(settings.database_url, args.revision or "head")
         print(f"database at {migrate.current_revision(settings.database_url)}")

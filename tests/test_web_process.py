@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import http.client
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from bot.simulate import SlackSimulator
 from bot.slack_standin import SlackStandin
+from store.db import make_engine
 from tests.conftest import RIYA, SIGNING_SECRET, TOKEN
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,11 +51,82 @@ def _env(**overrides) -> dict:
     return env
 
 
+def post_streaming(host: str, port: int, body: bytes, headers: dict[str, str]) -> int:
+    """POST a large body to /slack/events in pieces, as a client does, and return the status the
+    server answered, also when it answered early and closed before the body was all sent."""
+    head = "".join(f"{k}: {v}\r\n" for k, v in {**headers, "Content-Length": str(len(body))}.items())
+    with socket.create_connection((host, port), timeout=60) as sock:
+        sock.sendall(f"POST /slack/events HTTP/1.1\r\nHost: {host}\r\n{head}\r\n".encode())
+        try:
+            for start in range(0, len(body), 64 << 10):
+                sock.sendall(body[start:start + (64 << 10)])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server has answered and closed: read what it said
+        answer = b""
+        try:
+            while b"\r\n" not in answer:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        except ConnectionResetError:
+            pass
+    status_line = answer.split(b"\r\n", 1)[0].decode()
+    assert status_line.startswith("HTTP/1."), answer[:200]
+    return int(status_line.split()[1])
+
+
 class WebProcess:
     def __init__(self, env: dict):
         self.port = int(env["PORT"])
-        self.proc = subprocess.Popen(["bash", "-c", _web_command()], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, start_new_session=True)
+        # Files, not pipes: a pipe nobody reads fills up and stalls the server.
+        self._out, self._err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(["bash", "-c", _web_command()], cwd=ROOT, env=env, stdout=self._out,
+                                     stderr=self._err, start_new_session=True)
+
+    @property
+    def master(self) -> int:
+        return self.proc.pid  # bash -c execs the Procfile's single command: this is gunicorn's master
+
+    def workers(self) -> list[int]:
+        try:
+            return [int(pid) for pid in Path(f"/proc/{self.master}/task/{self.master}/children").read_text().split()]
+        except FileNotFoundError:
+            return []
+
+    def wait_for_workers(self, count: int = 1, *, other_than: tuple[int, ...] = (), timeout: float = 30.0) -> list[int]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"web process exited with {self.proc.returncode}:\n{self.stderr()[-3000:]}")
+            pids = [pid for pid in self.workers() if pid not in other_than]
+            if len(pids) >= count:
+                return pids
+            time.sleep(0.05)
+        raise AssertionError("no worker came up in time")
+
+    def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request("POST", "/slack/events", body=body, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.read().decode("utf-8", "replace")
+        finally:
+            conn.close()
+
+    def post_streaming(self, body: bytes, headers: dict[str, str]) -> int:
+        return post_streaming("127.0.0.1", self.port, body, headers)
+
+    def simulator(self, standin: SlackStandin) -> SlackSimulator:
+        return SlackSimulator(f"http://127.0.0.1:{self.port}/slack/events", SIGNING_SECRET,
+                              response_url=standin.response_url("cmd"))
+
+    def stderr(self) -> str:
+        """What the process has written to stderr so far (gunicorn's and the app's logs)."""
+        if self._err.closed:
+            return self.stderr_at_stop
+        self._err.seek(0)
+        return self._err.read().decode("utf-8", "replace")
 
     def get(self, path: str, method: str = "GET") -> tuple[int, str]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -61,8 +141,7 @@ class WebProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                out, err = self.proc.communicate()
-                raise AssertionError(f"web process exited with {self.proc.returncode}:\n{err.decode()[-3000:]}")
+                raise AssertionError(f"web process exited with {self.proc.returncode}:\n{self.stderr()[-3000:]}")
             try:
                 self.get("/healthz")
                 return
@@ -81,9 +160,9 @@ class WebProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=5)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream:
-                stream.close()
+        self.stderr_at_stop = self.stderr()
+        for stream in (self._out, self._err):
+            stream.close()
 
 
 @pytest.fixture
@@ -151,6 +230,136 @@ def test_start_without_a_bot_token_exits_non_zero_naming_it(start_web, standin, 
         web.proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
         raise AssertionError("the web process kept running without SLACK_BOT_TOKEN") from None
-    stderr = web.proc.stderr.read().decode()
+    stderr = web.stderr()
     assert web.proc.returncode != 0
     assert "SLACK_BOT_TOKEN" in stderr, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]  # what to set, not a stack
+
+
+def _slack_env(standin: SlackStandin, database_url: str) -> dict[str, str]:
+    return {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": standin.url,
+            "DATABASE_URL": database_url}
+
+
+def _signed(body: bytes, content_type: str = "application/x-www-form-urlencoded") -> dict[str, str]:
+    ts = str(int(time.time()))
+    digest = hmac.new(SIGNING_SECRET.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
+    return {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+def _opens_the_handoff_form(web: WebProcess, standin: SlackStandin) -> None:
+    simulator = web.simulator(standin)
+    try:
+        answer = simulator.command("/handoff", "Acme Corp", user_id=RIYA)
+        assert answer.status == 200, answer
+        view = standin.wait_for("views.open", timeout=10)[-1].args["view"]
+        assert view["callback_id"] == "handoff_submit"
+    finally:
+        simulator.close()
+
+
+# --- 1. a Slack outage neither stops a start nor takes the process down when a worker restarts ----------
+
+def test_a_fresh_start_while_slack_answers_500_serves(start_web, standin, database_url):
+    standin.fail_rate(1.0, method="auth.test", statuses=(500,))
+    web = start_web(**_slack_env(standin, database_url))
+    web.wait_until_serving()
+    assert web.get("/healthz")[0] == 200
+    _opens_the_handoff_form(web, standin)
+
+
+def test_a_worker_restarting_while_slack_answers_500_boots_and_serves(start_web, standin, database_url):
+    web = start_web(**_slack_env(standin, database_url))
+    web.wait_until_serving()
+    _opens_the_handoff_form(web, standin)
+    standin.fail_rate(1.0, method="auth.test", statuses=(500,))  # Slack's API goes down
+
+    [worker] = web.wait_for_workers(1)
+    os.kill(worker, signal.SIGKILL)  # a worker dies (out of memory, a timeout, a deploy's restart)
+    web.wait_for_workers(1, other_than=(worker,))
+    time.sleep(2)  # long enough for a replacement that fails to boot to take the master down with it
+    assert web.proc.poll() is None, web.stderr()[-3000:]
+    web.wait_until_serving()
+    assert web.get("/healthz")[0] == 200
+    _opens_the_handoff_form(web, standin)
+
+
+# --- 5. unsigned junk: 401, and not a line of traceback -------------------------------------------------
+
+JUNK = [b"payload=\xff\xfe\xfd", bytes(range(256)), b"payload=not-json", b"payload=%7B%22type%22%3A%22block",
+        b"payload=%5B1%2C2%5D", b"[1, 2, 3]", b'{"type": "event_callback", "event": {', b"payload=%ZZ%", b""]
+
+
+def test_unsigned_junk_is_401_and_leaves_no_traceback(start_web, standin, database_url):
+    web = start_web(**_slack_env(standin, database_url))
+    web.wait_until_serving()
+    for body in JUNK:
+        for content_type in ("application/x-www-form-urlencoded", "application/json"):
+            status, _ = web.post(body, {"Content-Type": content_type, "X-Slack-Signature": "v0=" + "ab" * 32,
+                                        "X-Slack-Request-Timestamp": str(int(time.time()))})
+            assert status == 401, (body, status)
+        status, _ = web.post(body, {"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": "v0=00"})
+        assert status == 401, (body, status)
+    assert web.get("/healthz")[0] == 200
+    web.stop()
+    assert "Traceback" not in web.stderr(), web.stderr()[-3000:]
+    assert standin.calls == []
+
+
+# --- 6. a body over 1 MiB is refused before it is read -----------------------------------------------
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def test_a_signed_10_mib_body_is_413_and_the_worker_does_not_grow(start_web, standin, database_url):
+    web = start_web(**_slack_env(standin, database_url))
+    web.wait_until_serving()
+    _opens_the_handoff_form(web, standin)  # the worker has served once: its memory is settled
+    [worker] = web.wait_for_workers(1)
+    before = _rss_kib(worker)
+    body = urlencode({"command": "/handoff", "user_id": RIYA, "trigger_id": "1.t", "text": "x" * (10 << 20)}).encode()
+    started = time.monotonic()
+    status = web.post_streaming(body, _signed(body))
+    seconds = time.monotonic() - started
+    after = _rss_kib(worker)
+    print(f"10 MiB signed body: {status} in {seconds:.2f}s; worker RSS {before / 1024:.0f} -> {after / 1024:.0f} MiB")
+    assert status == 413
+    assert after - before < 5 * 1024, (before, after)  # the body was never held (it is 10 MiB)
+    assert web.get("/healthz")[0] == 200
+    assert web.workers() == [worker]
+
+
+# --- 10. an unmigrated database stops the start, in one line ---------------------------------------------
+
+@pytest.fixture
+def empty_database(database_url, tmp_path):
+    """A database of this run's kind with nothing in it (never migrated)."""
+    if not database_url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    base = make_url(database_url)
+    name = f"{base.database}_empty_{secrets.token_hex(3)}"
+    admin = make_engine(database_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_an_unmigrated_database_stops_the_start_in_one_line(start_web, standin, empty_database):
+    web = start_web(**_slack_env(standin, empty_database))
+    try:
+        web.proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"the web process serves an unmigrated database: {web.get('/healthz')}") from None
+    stderr = web.stderr()
+    assert web.proc.returncode != 0
+    assert "Traceback" not in stderr, stderr[-3000:]
+    [line] = [line for line in stderr.splitlines() if line.startswith("partnerbot:")]
+    assert "partnerbot db upgrade" in line, stderr[-3000:]
