@@ -81,7 +81,11 @@ def is_ssl_check(body: bytes) -> bool:
 
 
 def signed(body: bytes, headers: Mapping[str, str], secret: str, *, now: float) -> bool:
-    """Whether Slack signed exactly these bytes, recently. Never raises."""
+    """Whether Slack signed exactly these bytes, recently. Never raises.
+
+    The same check as slack_sdk's SignatureVerifier (which Bolt runs again afterwards), done here over
+    the raw bytes because that one raises on the inputs this door exists for: a timestamp that is not
+    an integer (`int("abc")`) and a body that is not UTF-8 (it decodes before hashing)."""
     timestamp = headers.get("x-slack-request-timestamp", "")
     signature = headers.get("x-slack-signature", "")
     if not secret or not isinstance(timestamp, str) or not isinstance(signature, str):
