@@ -2,28 +2,50 @@
 
 Every operation here is one transaction that writes its audit event and its outgoing Slack
 messages (outbox). Decisions are conditional UPDATEs: two presses at once, exactly one wins.
+
+A rep's handoff (`create_handoff(settle_later=True)`) writes only rows of its own lead: the lead, its
+conflicts (both ways), its cards, the managers' notices, and LeadRefresh marks for what is left.
+It never updates another lead's rows, so many reps handing off one hot customer at once do not
+queue on each other's locks. After the commit, `settle()` finishes the rest: it looks again for
+conflicts with leads that were being saved at the same moment (invisible to the handoff's own
+check) and re-renders the other leads' cards, coalesced (see settle()). A process that dies between
+the commit and settle() leaves its marks; the next settle anywhere takes them once they are
+STALE_SECONDS old.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import delete, insert, or_, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from messages import handoff as views
 from store import audit, outbox, permissions
 from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
-from store.models import LEAD_REF_OFFSET, Handoff, Lead, LeadConflict, Partner
+from store.db import transaction
+from store.models import LEAD_REF_OFFSET, Handoff, Lead, LeadConflict, LeadRefresh, OutboxMessage, Partner
 from store.playbook import Playbook
 from store.transitions import transition
 from store import clock
 
+log = logging.getLogger(__name__)
+
 OPEN_STAGES_EXCLUDED = ("declined", "closed_won", "closed_lost")
+CANDIDATES = 20  # a new lead is checked against the first 20 open leads on its domain
+STALE_SECONDS = 30  # after-commit work this old was left by a process that died: the next settle takes it
+STALE_BATCH = 50
+MAX_REFRESH_ROUNDS = 200
+CARD_KINDS = ("lead_card", "lead_notice")  # the copies of a lead's card: owner DM, partner channel
+REFRESH_LOCK_SPACE = 7311  # Postgres advisory locks (space, lead id): one settle renders a lead's cards at a time
 DIRECTIONS = {"to_partner": "To the partner", "from_partner": "From the partner"}
 LIMITS = {
     "company": 200,
@@ -178,11 +200,20 @@ class HandoffResult:
     conflicts: list[Lead] = field(default_factory=list)
     duplicates: list[Lead] = field(default_factory=list)
     outbox_ids: list[int] = field(default_factory=list)
+    settle_later: bool = False  # the caller runs after_commit() (or settle()) once this has committed
 
 
 def create_handoff(
-    session: Session, *, draft: HandoffDraft, sender_id: str, playbook: Playbook, now: dt.datetime | None = None
+    session: Session, *, draft: HandoffDraft, sender_id: str, playbook: Playbook, now: dt.datetime | None = None,
+    settle_later: bool = False,
 ) -> HandoffResult:
+    """Save a lead with its clocks, handoff, audit event, conflicts, cards and the managers' notices.
+
+    settle_later=False (the CSV import: one transaction for a whole file) also re-renders the cards
+    of the leads it conflicts with, here. settle_later=True (a rep's submission, where many may come
+    at once for one customer) writes nothing to any other lead's rows: it records what is left to
+    do (LeadRefresh rows) and the caller runs after_commit() once this has committed.
+    """
     now = now or clock.now()
     partner = session.get(Partner, draft.partner_id)
     if partner is None:
@@ -220,36 +251,25 @@ def create_handoff(
                **lead.snapshot()}, at=now,
     )
 
-    result = HandoffResult(lead=lead)
+    result = HandoffResult(lead=lead, settle_later=settle_later)
     if lead.domain:
-        window_start = now - dt.timedelta(days=playbook.conflicts.protection_window_days)
-        matches = session.scalars(
-            select(Lead)
-            .where(
-                Lead.domain == lead.domain,
-                Lead.id != lead.id,
-                Lead.created_at >= window_start,
-                Lead.stage.not_in(OPEN_STAGES_EXCLUDED),
-            )
-            .order_by(Lead.id)
-            .limit(20)
-        ).all()
-        for other in matches:
-            if other.partner_id == lead.partner_id:
-                result.duplicates.append(other)
-            else:
-                result.conflicts.append(other)
-                session.add(LeadConflict(lead_id=lead.id, other_lead_id=other.id, created_at=now))
-                session.add(LeadConflict(lead_id=other.id, other_lead_id=lead.id, created_at=now))
-        if result.conflicts:
-            session.flush()
-            audit.record(
-                session, actor_id="system:conflicts", action="lead.conflict_detected", object_type="lead",
-                object_id=lead.id, after={"with": [o.ref for o in result.conflicts]}, at=now,
-            )
-
-    view = lead_view(session, lead, playbook)
-    duplicate_views = lead_views(session, result.duplicates, playbook)
+        older, newer = _conflict_candidates(session, lead, playbook)
+        found = [o.id for o in older + newer]
+        loaded = {o.id: o for o in session.scalars(select(Lead).where(Lead.id.in_(found)))} if found else {}
+        result.duplicates = [loaded[o.id] for o in older if o.partner_id == lead.partner_id]
+        result.conflicts = [loaded[o.id] for o in older + newer if o.partner_id != lead.partner_id]
+    partners = _partners_of(session, result.conflicts + result.duplicates, known=partner)
+    if result.conflicts:
+        # Pairs with this (uncommitted) lead: no other transaction can be writing them.
+        _insert_pairs(session, [(a, b) for o in result.conflicts for a, b in ((lead.id, o.id), (o.id, lead.id))], now)
+        audit.record(
+            session, actor_id="system:conflicts", action="lead.conflict_detected", object_type="lead",
+            object_id=lead.id, after={"with": [o.ref for o in result.conflicts]}, at=now,
+        )
+    # This lead's conflicts are exactly the pairs just written: its view needs no query for them.
+    view = lead_views(session, [lead], playbook, partners=partners,
+                      conflicts={lead.id: [_conflict_ref(o, partners) for o in sorted(result.conflicts, key=_by_id)]})[0]
+    duplicate_views = lead_views(session, result.duplicates, playbook, partners=partners, conflicts={})
     rows = [
         outbox.post(session, channel=lead.primary_owner_id, message=views.lead_card(view, audience="owner"),
                     kind="lead_card", subject=("lead", lead.id), audience=lead.primary_owner_id),
@@ -261,12 +281,92 @@ def create_handoff(
         rows.append(outbox.post(session, channel=partner.channel_id, message=views.lead_card(view, audience="channel"),
                                 kind="lead_notice", subject=("lead", lead.id), audience=partner.channel_id))
     if result.conflicts:
-        other_views = lead_views(session, result.conflicts, playbook)
-        rows += _tell_about_conflicts(session, view, other_views)
-        rows += refresh_cards_of_views(session, other_views)
+        if settle_later:
+            # The notice names the other leads; their own conflicts are not on it.
+            other_views = lead_views(session, result.conflicts, playbook, partners=partners, conflicts={})
+            rows += _tell_about_conflicts(session, view, other_views)
+            # Inserts only: a hot customer's other leads are left for after the commit (settle()).
+            _mark(session, [o.id for o in result.conflicts], "cards", now)
+        else:
+            other_views = lead_views(session, result.conflicts, playbook)
+            rows += _tell_about_conflicts(session, view, other_views)
+            rows += refresh_cards_of_views(session, other_views)
+    if settle_later and lead.domain:
+        _mark(session, [lead.id], "conflicts", now)
     session.flush()
     result.outbox_ids = [r.id for r in rows]
     return result
+
+
+def _insert_pairs(session: Session, pairs: list[tuple[int, int]], now: dt.datetime) -> None:
+    """LeadConflict rows in one statement (Postgres: one fixed statement whatever their number)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(
+            "INSERT INTO lead_conflicts (lead_id, other_lead_id, created_at) "
+            "SELECT a, b, :now FROM unnest(CAST(:a AS integer[]), CAST(:b AS integer[])) AS t(a, b)"),
+            {"a": [a for a, _ in pairs], "b": [b for _, b in pairs], "now": now})
+    else:
+        session.execute(insert(LeadConflict.__table__),
+                        [{"lead_id": a, "other_lead_id": b, "created_at": now} for a, b in pairs])
+
+
+def _mark(session: Session, lead_ids: list[int], kind: str, now: dt.datetime) -> None:
+    """LeadRefresh rows (work for after the commit) in one statement."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(
+            "INSERT INTO lead_refreshes (lead_id, kind, created_at) "
+            "SELECT id, :kind, :now FROM unnest(CAST(:ids AS integer[])) AS id"),
+            {"ids": list(lead_ids), "kind": kind, "now": now})
+    else:
+        session.execute(insert(LeadRefresh.__table__),
+                        [{"lead_id": i, "kind": kind, "created_at": now} for i in lead_ids])
+
+
+def _by_id(lead: Lead) -> int:
+    return lead.id
+
+
+def _partners_of(session: Session, leads: list[Lead], *, known: Partner) -> dict[int, Partner]:
+    partners = {known.id: known}
+    wanted = {lead.partner_id for lead in leads} - set(partners)
+    if wanted:
+        partners.update((p.id, p) for p in session.scalars(select(Partner).where(Partner.id.in_(wanted))))
+    return partners
+
+
+def _conflict_ref(other: Lead, partners: dict[int, Partner]) -> views.ConflictRef:
+    return views.ConflictRef(ref=other.ref, partner=partners[other.partner_id].name, owner_id=other.primary_owner_id)
+
+
+def _conflict_candidates(session: Session, lead: Lead, playbook: Playbook) -> tuple[list[Any], list[Any]]:
+    """The rule: a lead is checked against the first CANDIDATES (by id) open leads on its domain that
+    came before it inside the protection window; those of other partners conflict with it, those of
+    its own partner are likely duplicates.
+
+    Returns (older, newer) as rows (id, partner_id, created_at): `older`, this lead's candidates;
+    `newer`, leads saved after this one, already committed, of which this lead is a candidate. A
+    newer lead was saved while this one was not committed yet, so its own check could not see this
+    one: the pair is this lead's to record. One query: the open leads on the domain created since
+    the window before this one began (a few columns, not whole leads).
+    """
+    window = dt.timedelta(days=playbook.conflicts.protection_window_days)
+    nearby = session.execute(
+        select(Lead.id, Lead.partner_id, Lead.created_at)
+        .where(Lead.domain == lead.domain, Lead.stage.not_in(OPEN_STAGES_EXCLUDED), Lead.id != lead.id,
+               Lead.created_at >= lead.created_at - window)
+        .order_by(Lead.id)
+    ).all()
+    before = [o for o in nearby if o.id < lead.id]
+    newer = []
+    if lead.stage not in OPEN_STAGES_EXCLUDED:
+        for other in nearby:
+            if other.id < lead.id or other.partner_id == lead.partner_id or lead.created_at < other.created_at - window:
+                continue
+            # this lead's place among the other lead's candidates: the leads before it in that window
+            ahead = sum(1 for o in before if o.created_at >= other.created_at - window)
+            if ahead < CANDIDATES:
+                newer.append(other)
+    return before[:CANDIDATES], newer
 
 
 def _tell_about_conflicts(session: Session, view: views.LeadView, others: list[views.LeadView]) -> list:
@@ -274,34 +374,208 @@ def _tell_about_conflicts(session: Session, view: views.LeadView, others: list[v
     for v in [view, *others]:
         if v.partner_manager_id:
             managers.setdefault(v.partner_manager_id)
+    if not managers:
+        return []
+    message = views.conflict_notice(view, others)
     return [
-        outbox.post(session, channel=manager, message=views.conflict_notice(view, others), kind="conflict_notice",
+        outbox.post(session, channel=manager, message=message, kind="conflict_notice",
                     subject=("lead", view.id), audience=manager)
         for manager in managers
     ]
 
 
+# --- after the commit -------------------------------------------------------------------------------
+
+def after_commit(factory: sessionmaker[Session], playbook: Playbook, result: HandoffResult,
+                 deliver: Callable[[list[int]], object]) -> None:
+    """Once a handoff has committed: send its own messages, then settle() what it left."""
+    deliver(result.outbox_ids)
+    if result.settle_later:
+        settle(factory, playbook=playbook, lead_ids=[result.lead.id], deliver=deliver)
+
+
+def settle(factory: sessionmaker[Session], *, playbook: Playbook, lead_ids: Iterable[int] = (),
+           deliver: Callable[[list[int]], object] | None = None) -> list[int]:
+    """Finish what handoffs left for after their commit (LeadRefresh rows); returns the outbox ids.
+
+    1. Conflicts: a handoff's check saw only leads committed before it. Look again now that it has
+       committed, and record the pairs it could not see (both ways), tell both managers, and mark
+       both leads' cards. Two settles finding one pair record it once (the pair's unique key).
+    2. Cards: re-render every lead marked `cards`, from the database as it is once the marks are
+       taken. On Postgres one settle at a time renders a lead (a try-lock: the others go on at once,
+       leaving it to the holder), and the holder, after its commit, looks for marks that came in
+       meanwhile and goes round again: a burst of handoffs on one customer re-renders each card a
+       few times, not once per handoff, and no mark is left behind. The lead's row is locked while
+       its cards are rendered, so an Accept or a stage change of it is never overwritten by an
+       older view.
+
+    Work older than STALE_SECONDS (its process died after the commit) is taken by whichever settle
+    comes next. `deliver`, if given, sends each round's messages as soon as it has committed.
+    """
+    sent: list[int] = []
+
+    def done(ids: list[int]) -> None:
+        if ids:
+            sent.extend(ids)
+            if deliver is not None:
+                deliver(ids)
+
+    lead_ids = sorted(set(lead_ids))
+    stale = clock.now() - dt.timedelta(seconds=STALE_SECONDS)
+    with transaction(factory) as session:
+        conflicts_marked = select(LeadRefresh).where(LeadRefresh.kind == "conflicts").with_for_update(skip_locked=True)
+        marked = list(session.scalars(conflicts_marked.where(LeadRefresh.lead_id.in_(lead_ids)))) if lead_ids else []
+        marked += session.scalars(conflicts_marked.where(LeadRefresh.created_at < stale, LeadRefresh.lead_id.not_in(lead_ids))
+                                  .order_by(LeadRefresh.id).limit(STALE_BATCH))
+        ids, touched = _record_late_conflicts(session, sorted({m.lead_id for m in marked}), playbook)
+        for mark in marked:
+            session.delete(mark)
+    done(ids)
+    targets = set(touched)
+    with factory() as session:
+        if lead_ids:  # the leads these handoffs conflict with (their own checks' and the late ones)
+            targets |= set(session.scalars(select(LeadConflict.other_lead_id).where(LeadConflict.lead_id.in_(lead_ids))))
+        targets |= set(session.scalars(
+            select(LeadRefresh.lead_id).where(LeadRefresh.kind == "cards", LeadRefresh.created_at < stale)
+            .limit(STALE_BATCH)))
+    _refresh_marked_cards(factory, playbook, targets, done)
+    return sent
+
+
+def _record_late_conflicts(session: Session, lead_ids: list[int], playbook: Playbook) -> tuple[list[int], set[int]]:
+    """Step 1 of settle() for these leads: the pairs their own check could not see."""
+    now = clock.now()
+    leads = session.scalars(select(Lead).where(Lead.id.in_(lead_ids), Lead.domain.is_not(None))).all() if lead_ids else []
+    wanted: set[tuple[int, int]] = set()
+    for lead in leads:
+        older, newer = _conflict_candidates(session, lead, playbook)
+        wanted |= {tuple(sorted((lead.id, o.id))) for o in older + newer if o.partner_id != lead.partner_id}
+    if not wanted:
+        return [], set()
+    have = set(session.execute(select(LeadConflict.lead_id, LeadConflict.other_lead_id).where(
+        LeadConflict.lead_id.in_({a for a, _ in wanted}))).all())
+    missing = sorted(pair for pair in wanted if pair not in have)
+    if not missing:
+        return [], set()
+    # Both rows of each pair, in key order: two settles recording overlapping pairs take the keys in
+    # the same order, so one waits for the other (and then does nothing) instead of deadlocking.
+    keys = sorted({(a, b) for a, b in missing} | {(b, a) for a, b in missing})
+    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    recorded = set(session.execute(
+        upsert(LeadConflict)
+        .values([{"lead_id": a, "other_lead_id": b, "created_at": now} for a, b in keys])
+        .on_conflict_do_nothing(index_elements=["lead_id", "other_lead_id"])
+        .returning(LeadConflict.lead_id, LeadConflict.other_lead_id)
+    ).all())
+    ours = [(a, b) for a, b in missing if (a, b) in recorded]  # the pairs this settle recorded
+    if not ours:
+        return [], set()
+    by_newer: dict[int, list[int]] = {}
+    for a, b in ours:
+        by_newer.setdefault(b, []).append(a)
+    involved = sorted({i for pair in ours for i in pair})
+    all_views = {v.id: v for v in lead_views(
+        session, list(session.scalars(select(Lead).where(Lead.id.in_(involved)).order_by(Lead.id))), playbook)}
+    rows: list = []
+    for newer_id, older_ids in sorted(by_newer.items()):
+        others = [all_views[i] for i in sorted(older_ids)]
+        audit.record(session, actor_id="system:conflicts", action="lead.conflict_detected", object_type="lead",
+                     object_id=newer_id, after={"with": [o.ref for o in others]}, at=now)
+        rows += _tell_about_conflicts(session, all_views[newer_id], others)
+    _mark(session, involved, "cards", now)
+    session.flush()
+    return [r.id for r in rows], set(involved)
+
+
+def _refresh_marked_cards(factory: sessionmaker[Session], playbook: Playbook, lead_ids: Iterable[int],
+                          done: Callable[[list[int]], None]) -> None:
+    """Step 2 of settle(): re-render the cards of these leads that are marked, until none is."""
+    targets = sorted(set(lead_ids))
+    for _ in range(MAX_REFRESH_ROUNDS):
+        if not targets:
+            return
+        with transaction(factory) as session:
+            held = _take_refresh_locks(session, targets)
+            if held:
+                # FOR NO KEY UPDATE: waits for a decision on the lead, not for handoffs that refer to it
+                session.execute(select(Lead.id).where(Lead.id.in_(held)).order_by(Lead.id)
+                                .with_for_update(key_share=True))
+            dirty = sorted(set(session.scalars(
+                delete(LeadRefresh).where(LeadRefresh.kind == "cards", LeadRefresh.lead_id.in_(held))
+                .returning(LeadRefresh.lead_id)))) if held else []
+            rows = []
+            if dirty:
+                _lock_waiting_cards(session, dirty)
+                leads = list(session.scalars(select(Lead).where(Lead.id.in_(dirty)).order_by(Lead.id)))
+                rows = refresh_cards_of_views(session, lead_views(session, leads, playbook))
+                session.flush()
+            ids = [r.id for r in rows]
+        done(ids)
+        if not held:
+            return
+        with factory() as session:  # marks that came in while we held the leads are ours to take
+            targets = sorted(set(session.scalars(select(LeadRefresh.lead_id).where(
+                LeadRefresh.kind == "cards", LeadRefresh.lead_id.in_(held)))))
+    log.warning("card refresh still had marks after %s rounds; the next settle takes them", MAX_REFRESH_ROUNDS)
+
+
+def _lock_waiting_cards(session: Session, lead_ids: list[int]) -> None:
+    """Postgres: lock the leads' card rows still waiting to go out (posts and edits), in id order,
+    before refresh_many reads them: a row a deliverer is marking sent at this moment is then read
+    after that commit (as sent: the new version goes out as an edit), never rewritten in place after
+    it (a payload nobody would send)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.subject_type == "lead", OutboxMessage.subject_id.in_(lead_ids),
+               OutboxMessage.kind.in_(CARD_KINDS), OutboxMessage.status == "pending")
+        .order_by(OutboxMessage.id)
+        .with_for_update(key_share=True)
+    )
+
+
+def _take_refresh_locks(session: Session, lead_ids: list[int]) -> list[int]:
+    """The leads whose cards this transaction may render (Postgres: those no other settle is
+    rendering; SQLite has one writer at a time, so all of them)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return list(lead_ids)
+    return sorted(session.scalars(
+        text("SELECT id FROM unnest(CAST(:ids AS integer[])) AS id "
+             "WHERE pg_try_advisory_xact_lock(:space, id)"),
+        {"ids": list(lead_ids), "space": REFRESH_LOCK_SPACE}))
+
+
 _OTHER_LEAD, _OTHER_PARTNER = aliased(Lead), aliased(Partner)  # built once, so the statement is cached
 
 
-def lead_views(session: Session, leads: list[Lead], playbook: Playbook) -> list[views.LeadView]:
-    """Views of several leads in two queries (partners, conflicts), however many conflicts they have."""
+def lead_views(session: Session, leads: list[Lead], playbook: Playbook, *,
+               partners: dict[int, Partner] | None = None,
+               conflicts: dict[int, list[views.ConflictRef]] | None = None) -> list[views.LeadView]:
+    """Views of several leads in two queries (partners, conflicts), however many conflicts they have.
+
+    A caller that has the partners, or knows the conflicts (a lead missing from `conflicts` has
+    none), passes them and saves the query.
+    """
     if not leads:
         return []
-    partner_ids = {lead.partner_id for lead in leads}
-    partners = {p.id: p for p in session.scalars(select(Partner).where(Partner.id.in_(partner_ids)))}
-    other, other_partner = _OTHER_LEAD, _OTHER_PARTNER
-    rows = session.execute(
-        select(LeadConflict.lead_id, other.id, other_partner.name, other.primary_owner_id)
-        .join(other, other.id == LeadConflict.other_lead_id)
-        .join(other_partner, other_partner.id == other.partner_id)
-        .where(LeadConflict.lead_id.in_([lead.id for lead in leads]))
-        .order_by(LeadConflict.lead_id, other.id)
-    ).all()
-    conflicts: dict[int, list[views.ConflictRef]] = {}
-    for lead_id, other_id, partner_name, owner_id in rows:
-        conflicts.setdefault(lead_id, []).append(
-            views.ConflictRef(ref=f"L-{other_id + LEAD_REF_OFFSET}", partner=partner_name, owner_id=owner_id))
+    partners = dict(partners or {})
+    missing = {lead.partner_id for lead in leads} - set(partners)
+    if missing:
+        partners.update((p.id, p) for p in session.scalars(select(Partner).where(Partner.id.in_(missing))))
+    if conflicts is None:
+        conflicts = {}
+        other, other_partner = _OTHER_LEAD, _OTHER_PARTNER
+        rows = session.execute(
+            select(LeadConflict.lead_id, other.id, other_partner.name, other.primary_owner_id)
+            .join(other, other.id == LeadConflict.other_lead_id)
+            .join(other_partner, other_partner.id == other.partner_id)
+            .where(LeadConflict.lead_id.in_([lead.id for lead in leads]))
+            .order_by(LeadConflict.lead_id, other.id)
+        ).all()
+        for lead_id, other_id, partner_name, owner_id in rows:
+            conflicts.setdefault(lead_id, []).append(
+                views.ConflictRef(ref=f"L-{other_id + LEAD_REF_OFFSET}", partner=partner_name, owner_id=owner_id))
     result = []
     for lead in leads:
         partner = partners[lead.partner_id]
@@ -351,8 +625,7 @@ def refresh_cards_of_views(session: Session, lead_views_: list[views.LeadView]) 
 
         return render
 
-    return outbox.refresh_many(session, [(("lead", v.id), render_for(v)) for v in lead_views_],
-                               kinds=("lead_card", "lead_notice"))
+    return outbox.refresh_many(session, [(("lead", v.id), render_for(v)) for v in lead_views_], kinds=CARD_KINDS)
 
 
 def get_lead(session: Session, lead_id: int) -> Lead:

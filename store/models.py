@@ -194,6 +194,22 @@ class LeadConflict(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
+class LeadRefresh(Base):
+    """Work a committed handoff left for after its commit (store.handoffs.settle): look again for a
+    lead's conflicts among leads saved at the same moment (`conflicts`), or re-render its cards
+    (`cards`). Inserted by the change and deleted by the work, never updated, so concurrent handoffs
+    on one customer never wait on each other for it; a row whose process died stays until a later
+    settle takes it."""
+
+    __tablename__ = "lead_refreshes"
+    __table_args__ = (Index("ix_lead_refreshes_kind_lead", "kind", "lead_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # conflicts | cards
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
 class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id"),)

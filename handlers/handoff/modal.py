@@ -25,12 +25,13 @@ def submit(ack, body, view, context) -> None:
     try:
         draft = handoffs.validate_draft(form, playbook=services.playbook)
         with services.transaction() as session:
-            result = handoffs.create_handoff(session, draft=draft, sender_id=body["user"]["id"], playbook=services.playbook)
+            result = handoffs.create_handoff(session, draft=draft, sender_id=body["user"]["id"], playbook=services.playbook,
+                                             settle_later=True)
     except ValidationFailed as failure:
         ack(response_action="errors", errors=failure.errors)
         return
     ack()
-    services.after(lambda: services.deliver(result.outbox_ids))
+    services.after(lambda: handoffs.after_commit(services.sessions, services.playbook, result, services.deliver))
 
 
 def submit_decline(ack, body, view, context) -> None:
