@@ -17,8 +17,7 @@ from typing import Any
 from slack_sdk.models.blocks import InputBlock, PlainTextObject
 
 from messages.text import unescape
-
-MAX_ID = 2**31 - 1  # ids are integer columns (32 bits on Postgres): a bigger number names no row
+from store.models import MAX_ID
 _NUMBER = re.compile(r"[0-9]{1,10}")
 
 

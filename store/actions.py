@@ -31,6 +31,7 @@ from store.errors import AlreadyDone, NotFound, ValidationFailed
 from store.issues import CATEGORIES, partner_named
 from store.models import (
     LEAD_REF_OFFSET,
+    MAX_ID,
     ActionItem,
     Lead,
     Partner,
@@ -104,7 +105,7 @@ def validate_action(form: dict[str, Any], *, playbook: Playbook, now: dt.datetim
     link = None
     if values.get("link"):
         match = LINK_RE.match(str(values["link"]))
-        if match is None:
+        if match is None or int(match.group(2)) > MAX_ID:
             errors["link"] = "Choose a partner, a lead or an issue from the list."
         else:
             link = (match.group(1), int(match.group(2)))
@@ -390,6 +391,7 @@ def link_choices(session: Session, query: str, *, per_group: int = 10) -> dict[s
                    .join(Partner, Partner.id == PerformanceIssue.partner_id))
     if ref:
         number = int(ref.group(2)) - LEAD_REF_OFFSET
+        number = number if 0 < number <= MAX_ID else 0  # no row has 0; a larger number is an error to bind
         if ref.group(1).upper() == "L":
             lead_query = lead_query.where(Lead.id == number)
             issue_query = None

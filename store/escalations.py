@@ -33,6 +33,7 @@ from store import audit, outbox, permissions
 from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
 from store.models import (
     LEAD_REF_OFFSET,
+    MAX_ID,
     ActionItem,
     AuditEvent,
     Escalation,
@@ -167,7 +168,7 @@ def parse_ref(text: str) -> tuple[Link, str] | None:
     number = int(digits) - LEAD_REF_OFFSET
     letter = match.group(1).upper()
     ref = f"{letter}-{digits}"
-    if number <= 0:
+    if not 0 < number <= MAX_ID:
         raise NotFound(f"There is no {'lead' if letter == 'L' else 'action'} {ref}.")
     link = Link(lead_id=number) if letter == "L" else Link(action_id=number)
     return link, match.group(4).strip()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from messages.text import escape
 from store.errors import NotFound
-from store.models import LEAD_REF_OFFSET, ActionItem, AuditEvent, Escalation, Lead, PerformanceIssue
+from store.models import LEAD_REF_OFFSET, MAX_ID, ActionItem, AuditEvent, Escalation, Lead, PerformanceIssue
 
 # prefix -> (audit object_type, model, what people call it)
 KINDS = {
@@ -57,7 +57,7 @@ def history(session: Session, ref_text: str, *, limit: int = HISTORY_LIMIT) -> H
     prefix, object_id = parse_ref(ref_text)
     object_type, model, noun = KINDS[prefix]
     ref = f"{prefix}-{object_id + LEAD_REF_OFFSET}"
-    obj = session.get(model, object_id)
+    obj = session.get(model, object_id) if object_id <= MAX_ID else None
     if obj is None:
         raise NotFound(f"There is no {noun} {ref}. Check the reference on its card{WHERE.get(prefix, '')}.")
     # The newest `limit` events, with the total from a window count: one query.

@@ -36,6 +36,8 @@ NAMING_CONVENTION = {
 }
 
 LEAD_REF_OFFSET = 1000  # lead 1 is L-1001: references look like the ones reps already use
+MAX_ID = 2**31 - 1  # ids are INTEGER columns (32 bits on Postgres): a larger number names no row, and
+# binding it in a query is an error on Postgres, so parsers of references stop there
 
 
 class UTCDateTime(TypeDecorator):

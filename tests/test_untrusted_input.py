@@ -315,3 +315,24 @@ def test_nothing_was_stored_from_bad_ids(simulator, slack, sessions):
     eventually(lambda: len(answers(slack)) >= len(BUTTONS))
     with sessions() as session:
         assert session.scalars(select(Lead)).all() == [] and session.scalars(select(ActionItem)).all() == []
+
+
+# --------------------------------------------------------------------------- references past 32 bits, typed
+
+
+@pytest.mark.parametrize("command, text, expect", [
+    ("/partner", "history L-999999999999", "There is no lead L-999999999999"),
+    ("/partner", f"history A-{PAST_32_BITS + 1000}", f"There is no action A-{PAST_32_BITS + 1000}"),
+    ("/escalate", "L-999999999999 a bigger discount", "There is no lead L-999999999999"),
+    ("/escalate", f"A-{PAST_32_BITS + 1000}", f"There is no action A-{PAST_32_BITS + 1000}"),
+])
+def test_a_typed_reference_no_row_can_have_is_not_found(simulator, slack, globex, command, text, expect):
+    """Postgres refuses to compare an INTEGER id with a number past 32 bits; it must be "not found"."""
+    assert simulator.command(command, text, user_id=MIA).status == 200
+    assert expect in one_answer(slack)
+
+
+def test_a_reference_past_32_bits_in_the_action_link_search_finds_nothing(simulator, globex):
+    answer = simulator.suggest("action_link_search", "L-999999999999", user_id=RIYA, block_id="link")
+    assert answer.status == 200
+    assert "L-999999999999" not in json.dumps(answer.json()) and "went wrong" not in json.dumps(answer.json())
