@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """One clock pass (`scheduling.clock.run_jobs`) over a production-sized store: wall time and SQL statements.
 
-    python benchmarks/bench_clock.py [--due 500,2500,5000] [--database-url URL] [--no-drain]
+    python benchmarks/bench_clock.py [--due 500,2500,5000] [--database-url URL] [--no-drain] [--delivery 2000]
 
 For each number of due items D it:
 
@@ -26,6 +26,11 @@ For each number of due items D it:
 3. Runs a second pass one minute later (everything already recorded: the steady state of a clock
    that ticks every minute), and, unless --no-drain, drains the outbox through the stand-in at
    advancing instants (paced: one post per channel per pass) to report delivery throughput.
+
+4. Unless --delivery 0, measures delivery alone on a fresh database: N posts due now, each into a channel of
+   its own (so pacing holds none back), drained by one deliverer: posts a second, and the statements
+   each post costs (claiming, sending, and recording its outcome as soon as Slack answers). The
+   stand-in answers at once unless --slack-latency says otherwise.
 
 It prints a table and writes bench-results/clock.json. It reports; it asserts nothing except that
 every due item got exactly one reminder (exit 1 otherwise). Target: the 5,000-item pass under 5 s.
@@ -63,6 +68,7 @@ from store import outbox  # noqa: E402
 from store.db import make_engine, make_session_factory, normalise_database_url  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.models import ActionItem, Lead, OutboxMessage, Partner, SlackUser  # noqa: E402
+from store.reminders import Once, post_many_once  # noqa: E402
 from store.playbook import Playbook, parse_playbook  # noqa: E402
 
 N_PARTNERS = 1_000
@@ -203,6 +209,10 @@ class StatementCounter:
     def __init__(self, engine):
         self.kinds: Counter = Counter()
         event.listen(engine, "before_cursor_execute", self._seen)
+        event.listen(engine, "commit", self._committed)
+
+    def _committed(self, conn) -> None:
+        self.kinds["COMMIT"] += 1
 
     def _seen(self, conn, cursor, statement, parameters, context, executemany) -> None:
         words = statement.split()
@@ -309,6 +319,38 @@ def one_size(url: str, due: int, drain: bool, playbook: Playbook) -> dict:
     }
 
 
+def delivery_only(url: str, n: int, latency: float = 0.0) -> dict:
+    """N posts due at NOW, one per channel, drained by one deliverer through the stand-in (answering
+    after `latency` seconds: Slack's own answers take tens of milliseconds or more)."""
+    reset_database(url)
+    upgrade(url)
+    engine = make_engine(url)
+    counter = StatementCounter(engine)
+    sessions = make_session_factory(engine)
+    try:
+        with sessions() as session, session.begin():
+            post_many_once(session, [Once(f"bench-delivery-{i}", f"C{i:08d}", {"text": f"post {i}"}, "action_reminder")
+                                     for i in range(n)], now=NOW)
+        with SlackStandin(token=TOKEN, latency=latency) as slack:
+            client = WebClient(token=TOKEN, base_url=slack.url, timeout=10)
+            counter.take()
+            started, passes, sent = time.perf_counter(), 0, 0
+            while True:
+                result = outbox.deliver(sessions, client, now=NOW)
+                passes += 1
+                sent += len(result.sent)
+                if not result.sent:
+                    break
+            seconds = time.perf_counter() - started
+            statements = counter.take()
+            posts = len(slack.calls_for("chat.postMessage"))
+    finally:
+        engine.dispose()
+    return {"posts": n, "slack_latency": latency, "sent": sent, "slack_posts": posts, "passes": passes, "seconds": round(seconds, 2),
+            "posts_per_second": round(posts / seconds, 1) if seconds else None,
+            "statements_per_post": round(sum(statements.values()) / max(posts, 1), 2), "by_kind": dict(statements)}
+
+
 def print_table(results: list[dict]) -> None:
     print(f"\njobs measured: {', '.join(results[0]['jobs'])}")
     print(f"{'due':>6} {'pass s':>8} {'stmts':>7} {'INSERT outbox':>14} {'other':>6} {'rows':>6} "
@@ -334,25 +376,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--due", default="500,2500,5000", help="comma-separated numbers of due items")
     parser.add_argument("--database-url", help="Postgres to use (its public schema is dropped!); default SQLite")
     parser.add_argument("--no-drain", action="store_true", help="skip draining the outbox afterwards")
+    parser.add_argument("--delivery", type=int, default=2000,
+                        help="posts for the delivery-only measure, one channel each (0: skip it)")
+    parser.add_argument("--slack-latency", type=float, default=0.0,
+                        help="seconds the stand-in takes to answer in the delivery-only measure (default 0)")
     parser.add_argument("--out", default=str(ROOT / "bench-results" / "clock.json"))
     opts = parser.parse_args(argv)
     playbook = parse_playbook(PLAYBOOK, "bench-playbook.yml")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for due in [int(x) for x in opts.due.split(",")]:
+        for due in [int(x) for x in opts.due.split(",") if x.strip() and int(x)]:
             url = normalise_database_url(opts.database_url or f"sqlite:///{Path(tmp) / f'clock-{due}.db'}")
             print(f"due {due}: loading {N_PARTNERS:,} partners, {N_LEADS:,} leads, {N_ACTIONS:,} actions ...", flush=True)
             result = one_size(url, due, not opts.no_drain, playbook)
             print(f"  loaded in {result['load_seconds']} s; pass {result['first_pass']['seconds']} s, "
                   f"{result['first_pass']['statements']} statements", flush=True)
             results.append(result)
-    print_table(results)
+        delivery = None
+        if opts.delivery:
+            url = normalise_database_url(opts.database_url or f"sqlite:///{Path(tmp) / 'delivery.db'}")
+            print(f"delivery alone: {opts.delivery:,} posts, one channel each, Slack answering in "
+                  f"{opts.slack_latency * 1000:.0f} ms ...", flush=True)
+            delivery = delivery_only(url, opts.delivery, opts.slack_latency)
+    if results:
+        print_table(results)
+    if delivery:
+        print(f"delivery alone: {delivery['slack_posts']} posts in {delivery['seconds']} s ({delivery['posts_per_second']} "
+              f"posts/s, {delivery['passes']} passes), {delivery['statements_per_post']} statements a post "
+              f"{delivery['by_kind']}")
     out = Path(opts.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "database": "postgresql" if (opts.database_url or "").startswith("postgres") else "sqlite",
         "python": platform.python_version(), "machine": platform.machine(), "now": NOW.isoformat(),
-        "results": results}, indent=2, default=str))
+        "results": results, "delivery_only": delivery}, indent=2, default=str))
     print(f"written to {out}")
     # every due item got exactly one reminder (the outbox's unique key makes "at most"; this checks "at least")
     wrong = [r["due"] for r in results if r["outbox_rows"] != r["due"]]

@@ -9,6 +9,14 @@ deliverers (web workers, two clocks) never send the same row twice; on Postgres 
 uses FOR UPDATE SKIP LOCKED, so two clocks take different rows instead of queueing on each other. A
 claim lasts CLAIM_SECONDS: a deliverer killed after claiming leaves rows that come back when it ends.
 
+Each outcome is recorded in a small transaction of its own as soon as Slack answers, so a deliverer
+killed mid-pass (SIGKILL) repeats at most the one send it had in flight once its claims lapse. Asked to
+stop (`stop`, which SIGTERM sets in the clock) it finishes the send in flight, records it and hands
+back the rest of its claims; it hands them back too when anything fails (recording included), and
+when the pass runs out of time. A 429 also holds back the channel's other waiting rows (the rest of
+the pass skips them); the transaction that records it locks every row it changes in id order, so two
+deliverers recording 429s in one channel queue on each other instead of deadlocking.
+
 The clock's drain (`deliver()` without ids) paces posts to about one a second per channel, as Slack
 asks: a pass claims at most one post per channel, skips channels with a post in flight elsewhere,
 and moves that channel's other due posts one second apart in the database, so every deliverer
@@ -29,7 +37,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import or_, select, text, true, update
+from sqlalchemy import and_, bindparam, or_, select, text, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import OutboxMessage
@@ -41,7 +49,6 @@ CLAIM_SECONDS = 60
 MAX_BACKOFF_SECONDS = 3600
 PACE_SECONDS = 1.0  # Slack: about one message a second per channel
 PACED_METHODS = ("chat.postMessage", "files.upload_v2")  # what appears as a new message in a channel
-RECORD_EVERY = 50  # outcomes are recorded in batches of this many: a crash repeats at most one batch
 CHANNEL_LOCK_SPACE = 7301  # first key of the Postgres advisory locks that pace channels across clocks
 SEND_BUDGET_SECONDS = CLAIM_SECONDS / 3  # stop well before our claims lapse (one send: up to 2 tries x 10 s)
 # Errors that retrying will not cure: the row is marked failed (kept, listed by `partnerbot outbox`).
@@ -275,14 +282,27 @@ def _release(factory: sessionmaker[Session], ids: list[int], now: dt.datetime) -
     """Give back claimed rows this pass did not get to (they stay due, untouched otherwise)."""
     if not ids:
         return
+    ours = [OutboxMessage.id.in_(ids), OutboxMessage.status == "pending",
+            OutboxMessage.claimed_until == now + dt.timedelta(seconds=CLAIM_SECONDS)]
     with factory() as session, session.begin():
+        _lock_in_id_order(session, and_(*ours))
         session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending",
-                   OutboxMessage.claimed_until == now + dt.timedelta(seconds=CLAIM_SECONDS))
-            .values(claimed_until=None)
+            update(OutboxMessage).where(*ours).values(claimed_until=None)
             .execution_options(synchronize_session=False)
         )
+
+
+def _lock_in_id_order(session: Session, condition) -> None:
+    """Postgres: lock the rows this transaction is about to change, lowest id first.
+
+    Every transaction that changes several outbox rows it has not claimed (recording a 429, handing
+    claims back) takes them in this one order, so two of them wait for each other instead of each
+    holding a row the other needs next (a deadlock, which Postgres ends by killing one of them). SQLite
+    has a single writer: nothing to order.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(OutboxMessage.id).where(condition).order_by(OutboxMessage.id)
+                        .with_for_update(key_share=True))
 
 
 def _status_code(error: Exception | None) -> int | None:
@@ -337,40 +357,62 @@ def deliver(
     ids: list[int] | None = None,
     now: dt.datetime | None = None,
     limit: int = 200,
+    stop: Callable[[], bool] | None = None,
 ) -> DeliveryReport:
-    """Send pending rows (the given ids, or everything due) and record every outcome at once.
+    """Send pending rows (the given ids, or everything due), recording each outcome as Slack answers.
 
-    A card that changed while its post was in flight gets a follow-up edit, sent in the same call.
+    `stop` is asked before each send: once it says yes, the rest of the claimed rows are handed back
+    (the send in flight has finished and is recorded). A card that changed while its post was in
+    flight gets a follow-up edit, sent in the same call.
     """
+    stop = stop or _never
     # Given an instant, delivery happens at it (sent times, follow-up edits); otherwise at the clock's now.
     with clock.travelled_to(now, tick=False) if now is not None else contextlib.nullcontext():
         now = clock.now()
-        report = _deliver_once(factory, client, ids, now, limit)
+        report = _deliver_once(factory, client, ids, now, limit, stop)
         follow_ups = report.follow_ups
         for _ in range(3):
-            if not follow_ups:
+            if not follow_ups or stop():
                 break
-            more = _deliver_once(factory, client, follow_ups, now, limit)
+            more = _deliver_once(factory, client, follow_ups, now, limit, stop)
             report.add(more)
             follow_ups = more.follow_ups
     return report
 
 
-def _deliver_once(factory, client, ids, now, limit) -> DeliveryReport:
+def _never() -> bool:
+    return False
+
+
+def _deliver_once(factory, client, ids, now, limit, stop: Callable[[], bool]) -> DeliveryReport:
     report = DeliveryReport()
     claimed = _claim(factory, ids, now, limit)
-    outcomes: list[_Outcome] = []
+    unrecorded = {row.id for row, _ in claimed}  # claims to hand back if the pass ends early
+    held: set[tuple[str, str]] = set()  # (channel, method) that Slack answered 429 in this pass
     started = time.monotonic()
-    for position, (row, original) in enumerate(claimed):
-        if time.monotonic() - started > SEND_BUDGET_SECONDS:
-            # Slack is slow today: hand the rest back long before anyone could think our claim lapsed.
-            _release(factory, [r.id for r, _ in claimed[position:]], now)
-            break
-        outcomes.append(_attempt(client, row, original))
-        if len(outcomes) >= RECORD_EVERY:
-            _merge(report, _record(factory, outcomes, now))
-            outcomes = []
-    return _merge(report, _record(factory, outcomes, now))
+    try:
+        with factory() as session:  # one connection for the pass's records (no checkout per outcome)
+            for row, original in claimed:
+                if stop() or time.monotonic() - started > SEND_BUDGET_SECONDS:
+                    # Asked to stop, or Slack is slow today: hand the rest back long before our claims lapse.
+                    break
+                if (row.channel, row.method) in held:
+                    continue  # Retry-After holds its whole channel (recorded on the row); handed back below
+                outcome = _attempt(client, row, original)
+                _merge(report, _record(session, outcome, now))
+                unrecorded.discard(row.id)
+                if outcome.reason is not None and _status_code(outcome.error) == 429:
+                    held.add((row.channel, row.method))
+    except BaseException:
+        # Whatever failed (recording included), nobody should wait CLAIM_SECONDS for these rows.
+        try:
+            _release(factory, sorted(unrecorded), now)
+        except Exception:  # noqa: BLE001 - the first failure is the one to raise; this one is logged
+            log.exception("handing back %d claimed outbox rows failed: they come back when the claims lapse",
+                          len(unrecorded))
+        raise
+    _release(factory, sorted(unrecorded), now)
+    return report
 
 
 def _merge(report: DeliveryReport, more: DeliveryReport) -> DeliveryReport:
@@ -394,50 +436,88 @@ def _attempt(client: WebClient, row: OutboxMessage, original: OutboxMessage | No
         return _Outcome(row, reason=f"{type(error).__name__}: {error}", error=error)
 
 
-def _record(factory: sessionmaker[Session], outcomes: list[_Outcome], now: dt.datetime) -> DeliveryReport:
+def _record(session: Session, outcome: _Outcome, now: dt.datetime) -> DeliveryReport:
+    """Write one send's outcome, in a transaction of its own, as soon as Slack has answered."""
     report = DeliveryReport()
-    if not outcomes:
-        return report
-    recorded = [o.row.id for o in outcomes]
-    limited: dict[tuple[str, str], dt.datetime] = {}  # (channel, method) answered 429 -> retry time
-    with factory() as session, session.begin():
-        fresh = {r.id: r for r in session.scalars(
-            select(OutboxMessage).where(OutboxMessage.id.in_(recorded)))}
-        for outcome in outcomes:
-            row, current = outcome.row, fresh[outcome.row.id]
-            current.attempts = current.attempts + 1
-            current.claimed_until = None
+    try:
+        with session.begin():
             if outcome.reason is None:
-                edit = _mark_sent(session, row, current, outcome)
-                report.sent.append(row.id)
+                edit = _record_sent(session, outcome)
+                report.sent.append(outcome.row.id)
                 if edit is not None:
-                    session.flush()
                     report.follow_ups.append(edit.id)
-                continue
-            log.warning("outbox %s (%s to %s) not sent: %s", row.id, row.method, row.channel, outcome.reason)
-            current.last_error = outcome.reason[:2000]
-            if outcome.permanent:
-                current.status = "failed"
-                report.failed.append(row.id)
             else:
-                current.next_attempt_at = now + dt.timedelta(seconds=_retry_after(outcome.error, current.attempts))
-                report.retrying.append(row.id)
-                if _status_code(outcome.error) == 429:
-                    key = (row.channel, row.method)
-                    limited[key] = max(limited.get(key, current.next_attempt_at), current.next_attempt_at)
-        if limited:
-            session.flush()
-        for (channel, method), until in limited.items():
-            # Slack said "not before Retry-After" for this channel: its other waiting posts wait too.
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.channel == channel, OutboxMessage.method == method,
-                       OutboxMessage.status == "pending", OutboxMessage.next_attempt_at < until,
-                       OutboxMessage.id.not_in(recorded))
-                .values(next_attempt_at=until)
-                .execution_options(synchronize_session=False)
-            )
+                _record_not_sent(session, outcome, now, report)
+    finally:
+        session.expunge_all()  # the next outcome reads its row afresh
     return report
+
+
+def _mark_sent_statement(*, posted: bool):
+    """The usual record of a send, in one UPDATE built once (it runs once per message): it matches only
+    while the row is still the version that went out. A post also keeps where it landed (for edits)."""
+    table = OutboxMessage.__table__
+    values: dict[str, Any] = {"status": "sent", "sent_at": bindparam("at"), "sent_version": bindparam("sent_as"),
+                              "last_error": None, "attempts": table.c.attempts + 1, "claimed_until": None}
+    if posted:
+        values.update(result_channel=bindparam("landed_channel"), result_ts=bindparam("landed_ts"))
+    return update(table).where(table.c.id == bindparam("row_id"), table.c.version == bindparam("sent_as")).values(values)
+
+
+_MARK_POSTED = _mark_sent_statement(posted=True)
+_MARK_SENT = _mark_sent_statement(posted=False)
+
+
+def _record_sent(session: Session, outcome: _Outcome) -> OutboxMessage | None:
+    row = outcome.row
+    params = {"row_id": row.id, "sent_as": row.version, "at": clock.now()}
+    if row.method == "chat.postMessage":
+        unchanged = session.execute(_MARK_POSTED, {**params, "landed_channel": outcome.channel, "landed_ts": outcome.ts})
+    else:
+        unchanged = session.execute(_MARK_SENT, params)
+    if unchanged.rowcount:
+        return None
+    # The card changed while it was on its way: record it the long way, with a follow-up edit.
+    current = session.get(OutboxMessage, row.id)
+    current.attempts = current.attempts + 1
+    current.claimed_until = None
+    edit = _mark_sent(session, row, current, outcome)
+    session.flush()
+    return edit
+
+
+def _record_not_sent(session: Session, outcome: _Outcome, now: dt.datetime, report: DeliveryReport) -> None:
+    row = outcome.row
+    limited = not outcome.permanent and _status_code(outcome.error) == 429
+    if limited:
+        # This transaction changes the channel's other waiting rows too: lock them all first, in id order.
+        _lock_in_id_order(session, or_(
+            OutboxMessage.id == row.id,
+            and_(OutboxMessage.channel == row.channel, OutboxMessage.method == row.method,
+                 OutboxMessage.status == "pending")))
+    current = session.get(OutboxMessage, row.id)
+    current.attempts = current.attempts + 1
+    current.claimed_until = None
+    log.warning("outbox %s (%s to %s) not sent: %s", row.id, row.method, row.channel, outcome.reason)
+    current.last_error = outcome.reason[:2000]
+    if outcome.permanent:
+        current.status = "failed"
+        report.failed.append(row.id)
+        return
+    until = now + dt.timedelta(seconds=_retry_after(outcome.error, current.attempts))
+    current.next_attempt_at = until
+    report.retrying.append(row.id)
+    if limited:
+        session.flush()
+        # Slack said "not before Retry-After" for this channel: its other waiting posts wait too.
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.channel == row.channel, OutboxMessage.method == row.method,
+                   OutboxMessage.status == "pending", OutboxMessage.next_attempt_at < until,
+                   OutboxMessage.id != row.id)
+            .values(next_attempt_at=until)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _mark_sent(session: Session, row: OutboxMessage, current: OutboxMessage, outcome: _Outcome) -> OutboxMessage | None:

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import Counter
+from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from bot.app import make_client
-from store import outbox
+from store import clock, outbox
 from store.models import OutboxMessage
 from store.reminders import post_once, reminder_key
 
@@ -115,6 +118,21 @@ def test_a_429_holds_its_whole_channel_until_retry_after(sessions, slack, client
     assert posted_texts(slack) == Counter({text: 1 for text in made})
 
 
+def test_after_a_429_the_pass_sends_nothing_more_into_that_channel(sessions, slack, client):
+    made = seed(sessions, {"U0REPRIYA": 3, "C0BRAVO002": 1})
+    r1, r2, r3, b1 = sorted(made.values())
+    slack.fail_next("chat.postMessage", status=429, retry_after=20)  # the first post: r1
+    report = outbox.deliver(sessions, client, ids=[r1, r2, r3, b1], now=T0)  # a click's burst, unpaced
+    assert report.retrying == [r1] and report.sent == [b1]
+    assert [c.args["channel"] for c in slack.calls_for("chat.postMessage", ok=None)] == ["U0REPRIYA", "C0BRAVO002"]
+    stored = rows(sessions)
+    # r2 and r3 were handed back untried, to go when Slack allows the channel again
+    assert [(stored[i].attempts, stored[i].claimed_until, stored[i].next_attempt_at) for i in (r2, r3)] == [
+        (0, None, T0 + dt.timedelta(seconds=20))] * 2
+    assert outbox.deliver(sessions, client, ids=[r1, r2, r3], now=T0 + dt.timedelta(seconds=20)).sent == [r1, r2, r3]
+    assert posted_texts(slack) == Counter({text: 1 for text in made})
+
+
 def test_rows_claimed_by_a_deliverer_that_died_come_back_after_the_claim_and_go_out_once(sessions, slack, client):
     made = seed(sessions, {"C0ALPHA001": 1, "C0BRAVO002": 1, "U0OWNEROMAR": 1})
     # a clock claims everything due, then dies before sending anything (kill -9 mid-tick)
@@ -132,32 +150,70 @@ def test_rows_claimed_by_a_deliverer_that_died_come_back_after_the_claim_and_go_
     assert posted_texts(slack) == Counter({text: 1 for text in made})
 
 
-def test_a_deliverer_dying_mid_batch_repeats_at_most_its_unrecorded_sends(sessions, slack, client, monkeypatch):
+def test_a_deliverer_dying_right_after_slack_took_a_post_repeats_only_that_post(sessions, slack, client, monkeypatch):
+    """Each outcome is recorded as soon as Slack answers: what went before the death is known to be
+    sent (issue 9 item 7: a whole batch of RECORD_EVERY sends used to be repeated)."""
     made = seed(sessions, {f"C0CHAN{i:04d}": 1 for i in range(6)})
     ids = sorted(made.values())
-    monkeypatch.setattr(outbox, "RECORD_EVERY", 2)
     real_send = outbox._send
     sent = []
 
     def send_then_die(client_, row, original):
-        if len(sent) == 3:
-            raise SystemExit("killed")  # the process dies after Slack took its third post
         sent.append(row.id)
-        return real_send(client_, row, original)
+        answer = real_send(client_, row, original)
+        if len(sent) == 3:
+            raise SystemExit("killed")  # Slack took the third post; the process dies before hearing back
+        return answer
 
     monkeypatch.setattr(outbox, "_send", send_then_die)
     with pytest.raises(SystemExit):
         outbox.deliver(sessions, client, now=T0)
     monkeypatch.setattr(outbox, "_send", real_send)
     stored = rows(sessions)
-    # outcomes are recorded every 2 sends: the first two are known to be sent, the third is not
+    # the first two are recorded sent; the one in flight and the untried ones are pending
     assert [stored[i].status for i in ids] == ["sent", "sent"] + ["pending"] * 4
 
     later = T0 + dt.timedelta(seconds=outbox.CLAIM_SECONDS + 1)
     assert sorted(outbox.deliver(sessions, client, now=later).sent) == ids[2:]
     counts = posted_texts(slack)
     by_id = {row_id: text for text, row_id in made.items()}
-    assert [counts[by_id[i]] for i in ids] == [1, 1, 2, 1, 1, 1]  # only the unrecorded third post repeats
+    assert [counts[by_id[i]] for i in ids] == [1, 1, 2, 1, 1, 1]  # only the post in flight repeats
+
+
+def test_a_stop_request_finishes_the_send_in_flight_records_it_and_hands_back_the_rest(sessions, slack, client):
+    made = seed(sessions, {f"C0CHAN{i:04d}": 1 for i in range(5)})
+    ids = sorted(made.values())
+    asked = []
+
+    def stop_after_two() -> bool:  # what SIGTERM sets: asked before each send
+        asked.append(len(slack.calls_for("chat.postMessage")))
+        return len(asked) > 2
+
+    report = outbox.deliver(sessions, client, now=T0, stop=stop_after_two)
+    assert report.sent == ids[:2] and report.retrying == [] and report.failed == []
+    stored = rows(sessions)
+    assert [stored[i].status for i in ids] == ["sent", "sent", "pending", "pending", "pending"]
+    # handed back: no claim, no attempt counted, due as before, so another clock takes them at once
+    assert all(stored[i].claimed_until is None and stored[i].attempts == 0 for i in ids[2:])
+    assert sorted(outbox.deliver(sessions, client, now=T0).sent) == ids[2:]
+    assert posted_texts(slack) == Counter({text: 1 for text in made})
+
+
+def test_a_failure_while_recording_releases_every_claim_of_the_pass(sessions, slack, client, engine):
+    """Issue 10 item 8: a deliverer whose recording failed kept its claims for CLAIM_SECONDS."""
+    made = seed(sessions, {f"C0CHAN{i:04d}": 1 for i in range(4)})
+    ids = sorted(made.values())
+    with database_refusing_to_mark_sent(engine, ids[1]):  # the database fails the second post's record
+        with pytest.raises(DBAPIError, match="refused"):
+            outbox.deliver(sessions, client, now=T0)
+    stored = rows(sessions)
+    assert stored[ids[0]].status == "sent"
+    # the row whose outcome could not be written and the two not tried yet: free again, not held 60 s
+    assert [(stored[i].status, stored[i].claimed_until) for i in ids[1:]] == [("pending", None)] * 3
+    assert sorted(outbox.deliver(sessions, client, now=T0 + dt.timedelta(seconds=1)).sent) == ids[1:]
+    by_id = {row_id: text for text, row_id in made.items()}
+    counts = posted_texts(slack)
+    assert [counts[by_id[i]] for i in ids] == [1, 2, 1, 1]  # only the one whose outcome was lost repeats
 
 
 def test_a_slow_slack_makes_the_deliverer_hand_back_what_it_cannot_send_in_time(sessions, slack, client, monkeypatch):
@@ -207,3 +263,100 @@ def test_on_postgres_a_channel_another_clock_is_claiming_waits_for_the_next_pass
             assert rows(sessions)[alpha].claimed_until is None  # not claimed, not pushed: simply left for later
     assert outbox.deliver(sessions, client, now=T0).sent == [alpha]  # that clock is done: the channel is free
     assert posted_texts(slack) == Counter({text_: 1 for text_ in made})
+
+
+def test_on_postgres_two_deliverers_hitting_429s_in_one_channel_at_once_neither_deadlocks_nor_stalls(
+        sessions, slack, client, engine):
+    """Issue 10 item 8: each deliverer's 429 pushes back the channel's other waiting rows. Two of them
+    doing it at once, each holding the rows it had just recorded, waited for each other's rows;
+    Postgres killed one with a deadlock, and the loser's rows stayed claimed for CLAIM_SECONDS."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks are Postgres's; SQLite deliverers take the write lock whole")
+
+    per_worker = 6
+    cards = seed(sessions, {"C0CARDS001": 2 * per_worker + 1})
+    assert sorted(outbox.deliver(sessions, client, ids=list(cards.values()), now=T0).sent) == sorted(cards.values())
+
+    def edit(subjects: range, at: dt.datetime) -> list[int]:
+        with clock.travelled_to(at), sessions() as session, session.begin():
+            edits = outbox.refresh_many(session, [(("action", n), lambda o: {"text": o.payload["text"] + " (edited)"})
+                                                  for n in subjects], kinds=["action_reminder"])
+            session.flush()
+            return sorted(e.id for e in edits)
+
+    # every card in the channel changes: one chat.update each (edits are not paced, so both deliverers
+    # can hold rows of one channel). The first edit is in a transaction of its own that holds its row
+    # (someone re-rendering that card) while both deliverers record, so each reaches the channel-wide
+    # update while holding what it has recorded: the moment the deadlock needs, made certain.
+    [held] = edit(range(1, 2), T0 - dt.timedelta(seconds=1))
+    edit_ids = edit(range(2, 2 * per_worker + 2), T0)
+    slack.fail_rate(1.0, method="chat.update", statuses=(429,), retry_after=30)  # Slack rate-limits chat.update
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def deliver_own(own: list[int]) -> None:  # two web workers, each delivering the edits of its own click
+        barrier.wait()
+        try:
+            outbox.deliver(sessions, client, ids=own, now=T0)
+        except BaseException as error:  # noqa: BLE001 - the assertion below shows it
+            errors.append(error)
+
+    with engine.connect() as other:
+        other.begin()
+        other.execute(text("SELECT id FROM outbox WHERE id = :id FOR UPDATE"), {"id": held})
+        workers = [threading.Thread(target=deliver_own, args=(edit_ids[i::2],)) for i in range(2)]
+        for w in workers:
+            w.start()
+        deadline = time.monotonic() + 20
+        while not errors and waiting_for_locks(engine) < 2:
+            assert time.monotonic() < deadline, "the two deliverers never both reached the channel's rows"
+            time.sleep(0.02)
+        other.rollback()  # the card's other transaction ends
+        started = time.monotonic()
+        for w in workers:
+            w.join(timeout=30)
+    assert errors == [], errors
+    assert time.monotonic() - started < 5
+    stored = rows(sessions)
+    channel = [stored[i] for i in [held, *edit_ids]]
+    # nothing is left claimed (no stall), and every edit of the channel waits for Retry-After, as Slack asked
+    retry_at = T0 + dt.timedelta(seconds=30)
+    assert {(r.status, r.claimed_until, r.next_attempt_at) for r in channel} == {("pending", None, retry_at)}
+    assert {r.attempts for r in channel} <= {0, 1}
+    # each deliverer stopped at its first 429: the rest of the channel waits instead of hitting Slack again
+    assert len(slack.calls_for("chat.update", ok=False)) == 2
+    slack.fail_rate(0.0, method="chat.update")
+    # Retry-After passed: one pass sends every edit, once
+    assert sorted(outbox.deliver(sessions, client, now=retry_at).sent) == sorted(r.id for r in channel)
+    assert len(slack.calls_for("chat.update")) == len(channel)
+
+
+@contextmanager
+def database_refusing_to_mark_sent(engine, row_id: int):
+    """A trigger that makes the database fail any statement marking outbox row `row_id` sent."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("CREATE FUNCTION refuse_record() RETURNS trigger LANGUAGE plpgsql AS "
+                              "$$ BEGIN RAISE EXCEPTION 'the database refused the record'; END $$"))
+            conn.execute(text(f"CREATE TRIGGER refuse_record BEFORE UPDATE ON outbox FOR EACH ROW "
+                              f"WHEN (NEW.id = {int(row_id)} AND NEW.status = 'sent') EXECUTE FUNCTION refuse_record()"))
+        else:
+            conn.execute(text(f"CREATE TRIGGER refuse_record BEFORE UPDATE ON outbox FOR EACH ROW "
+                              f"WHEN NEW.id = {int(row_id)} AND NEW.status = 'sent' "
+                              f"BEGIN SELECT RAISE(ABORT, 'the database refused the record'); END"))
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("DROP TRIGGER refuse_record ON outbox"))
+                conn.execute(text("DROP FUNCTION refuse_record()"))
+            else:
+                conn.execute(text("DROP TRIGGER refuse_record"))
+
+
+def waiting_for_locks(engine) -> int:
+    """How many sessions of this database wait for a lock (a fresh connection: activity is a snapshot)."""
+    with engine.connect() as probe:
+        return probe.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                 "AND datname = current_database()"))

@@ -34,19 +34,43 @@ def iso(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Tick:
-    """`python -m bot.cli tick --now …` in its own process group, against the test's database and stand-in."""
+class Cli:
+    """`python -m bot.cli …` in its own process group, against the test's database and stand-in."""
 
-    def __init__(self, database_url: str, slack, now: dt.datetime, playbook_path: Path):
+    def __init__(self, database_url: str, slack, playbook_path: Path, *args: str):
         env = {k: v for k, v in os.environ.items()
                if k not in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL",
                             "DATABASE_URL", "PLAYBOOK_PATH")}
         env.update(DATABASE_URL=database_url, SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
                    SLACK_API_URL=slack.url, PLAYBOOK_PATH=str(playbook_path))
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "tick", "--now", iso(now)], cwd=ROOT, env=env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      start_new_session=True)
         self.out = self.err = ""
+
+    def signal(self, sig: int, timeout: float = 30) -> int:
+        """Send `sig` to the process's group (as a deploy or `kill` does), wait for it to end; its exit code."""
+        os.killpg(self.proc.pid, sig)
+        try:
+            self.out, self.err = self.proc.communicate(timeout=timeout)
+        finally:
+            self.kill()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the group of the process this test started
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
+
+
+class Tick(Cli):
+    """`partnerbot tick --now …`: one pass at that instant."""
+
+    def __init__(self, database_url: str, slack, now: dt.datetime, playbook_path: Path):
+        super().__init__(database_url, slack, playbook_path, "tick", "--now", iso(now))
 
     def finish(self, timeout: float = 60) -> int:
         """Wait for the pass to end; returns how many messages it reported sent."""
@@ -59,18 +83,17 @@ class Tick:
         assert found, self.out
         return int(found.group(1))
 
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)  # the group of the process this test started
-            except ProcessLookupError:
-                pass
-            self.proc.wait(timeout=10)
+
+class Clock(Cli):
+    """`partnerbot clock`: the scheduler process, on the machine's clock."""
+
+    def __init__(self, database_url: str, slack, playbook_path: Path):
+        super().__init__(database_url, slack, playbook_path, "clock")
 
 
 @pytest.fixture
 def ticks():
-    started: list[Tick] = []
+    started: list[Cli] = []
 
     def start(*args) -> Tick:
         started.append(Tick(*args))
@@ -83,14 +106,28 @@ def ticks():
 
 
 @pytest.fixture
+def clocks():
+    started: list[Cli] = []
+
+    def start(*args) -> Clock:
+        started.append(Clock(*args))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.kill()
+        process.proc.communicate()
+
+
+@pytest.fixture
 def playbook_file(tmp_path):
     path = tmp_path / "playbook.yml"
     path.write_text(TEST_PLAYBOOK + f'digest: {{channels: [{DIGEST_CHANNEL}], time: "09:00"}}\n')
     return path
 
 
-def seed(sessions, n_channels: int, per_channel: int = 1) -> dict[str, int]:
-    """post_once reminders recorded at T (the ticks run at T and later); returns {text: row id} (texts are unique)."""
+def seed(sessions, n_channels: int, per_channel: int = 1, at: dt.datetime = T) -> dict[str, int]:
+    """post_once reminders recorded at `at` (the ticks run then and later); returns {text: row id} (texts are unique)."""
     made = {}
     with sessions() as session, session.begin():
         for i in range(n_channels * per_channel):
@@ -98,7 +135,7 @@ def seed(sessions, n_channels: int, per_channel: int = 1) -> dict[str, int]:
             text = f"reminder {i} for {channel}"
             made[text] = post_once(session, key=reminder_key("action_reminder", ("action", i + 1), "2026-12-01"),
                                    channel=channel, message={"text": text}, kind="action_reminder",
-                                   subject=("action", i + 1), now=T)
+                                   subject=("action", i + 1), now=at)
     return made
 
 
@@ -251,3 +288,79 @@ def test_a_tick_three_hours_before_the_wall_clock_delivers_everything_it_recorde
     assert all(at <= r.sent_at < at + dt.timedelta(minutes=1) for r in edits)
     assert reported >= len(edits)
     assert len(slack.calls_for("chat.update")) == len(edits)
+
+
+def posted(slack, made) -> Counter:
+    return Counter(c.args["text"] for c in slack.calls_for("chat.postMessage") if c.args.get("text") in made)
+
+
+def wait_for_posts(slack, made, n: int, process: Cli) -> None:
+    deadline = time.monotonic() + 60
+    while sum(posted(slack, made).values()) < n:
+        assert process.proc.poll() is None, process.proc.communicate()
+        assert time.monotonic() < deadline, f"{n} posts never went out: {posted(slack, made)}"
+        time.sleep(0.01)
+
+
+def test_a_clock_killed_mid_pass_repeats_at_most_the_post_in_flight(
+        sessions, slack, database_url, clocks, ticks, tmp_path):
+    """Issue 9 item 7: a clock SIGKILLed a few posts into its pass; once its claims lapse another clock
+    sends the rest. Outcomes used to be recorded RECORD_EVERY = 50 at a time, so each of those posts
+    went out again; now each is recorded as Slack answers, and only the one in flight can repeat."""
+    playbook_path = tmp_path / "playbook.yml"
+    playbook_path.write_text(TEST_PLAYBOOK)
+    made = seed(sessions, n_channels=8, at=clock.wall())
+    slack.latency = 0.3  # Slack answers each post in 0.3 s: the pass takes 2.4 s
+    try:
+        doomed = clocks(database_url, slack, playbook_path)
+        wait_for_posts(slack, made, 3, doomed)
+        assert doomed.signal(signal.SIGKILL) == -signal.SIGKILL
+    finally:
+        slack.latency = 0.0
+    before = posted(slack, made)
+    assert 3 <= sum(before.values()) < len(made), before  # stopped in the middle of its pass
+    recorded = {r.payload["text"] for r in outbox_rows(sessions) if r.status == "sent"}
+    assert recorded <= set(before) and len(set(before) - recorded) <= 1, (before, recorded)
+
+    # another clock, once the dead one's claims have lapsed
+    after = clock.wall() + dt.timedelta(seconds=CLAIM_SECONDS + 15)
+    ticks(database_url, slack, after, playbook_path).finish()
+    counts = posted(slack, made)
+    assert set(counts) == set(made)  # nothing lost
+    assert sum(n - 1 for n in counts.values()) <= 1, counts  # at most the post in flight went twice
+    assert {r.status for r in outbox_rows(sessions)} == {"sent"}
+
+
+@pytest.mark.parametrize("command", ["clock", "tick"])
+def test_a_clock_stopped_by_sigterm_mid_pass_finishes_the_post_in_flight_and_repeats_nothing(
+        command, sessions, slack, database_url, clocks, ticks, tmp_path):
+    """Issue 9 item 7: every deploy sends SIGTERM. The process finishes the send in flight, records it,
+    hands back what it had claimed and not sent, and exits 0 at once; the next clock repeats nothing."""
+    playbook_path = tmp_path / "playbook.yml"
+    playbook_path.write_text(TEST_PLAYBOOK)
+    made = seed(sessions, n_channels=8, at=clock.wall())
+    slack.latency = 0.3
+    try:
+        process = (clocks(database_url, slack, playbook_path) if command == "clock"
+                   else ticks(database_url, slack, clock.wall(), playbook_path))
+        wait_for_posts(slack, made, 3, process)
+        signalled = time.monotonic()
+        code = process.signal(signal.SIGTERM)
+        took = time.monotonic() - signalled
+    finally:
+        slack.latency = 0.0
+    assert code == 0, f"{command} exited {code}:\n{process.out}\n{process.err[-3000:]}"
+    # the one send in flight (0.3 s), its record, the hand-back, then out (well inside a deploy's grace,
+    # usually 30 s: about a second here, more when a job of the clock's first pass is still finishing)
+    assert took < 10, took
+    assert "stopped" in process.err, process.err[-3000:]
+    before = posted(slack, made)
+    assert 3 <= sum(before.values()) < len(made), before  # stopped in the middle of its pass
+    rows = outbox_rows(sessions)
+    # every post Slack took is recorded as sent, the one in flight included
+    assert {r.payload["text"] for r in rows if r.status == "sent"} == set(before)
+    # the rest were handed back: unclaimed and untried, so the next clock need not wait CLAIM_SECONDS
+    assert all(r.claimed_until is None and r.attempts == 0 for r in rows if r.status == "pending")
+
+    assert ticks(database_url, slack, clock.wall(), playbook_path).finish() == len(made) - len(before)
+    assert posted(slack, made) == Counter({text: 1 for text in made})
