@@ -173,7 +173,7 @@ class WaitSampler:
             mine = conn.scalar(text("SELECT pg_backend_pid()"))
             while not self._stop.is_set():
                 rows = conn.execute(text(
-                    "SELECT state, wait_event_type, wait_event, left(query, 48) FROM pg_stat_activity "
+                    "SELECT state, wait_event_type, wait_event, left(query, 80) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> :me AND backend_type = 'client backend'"),
                     {"me": mine}).all()
                 waiting = 0
@@ -247,7 +247,7 @@ def card_history(database_url: str, lead_id: int) -> str:
                 OutboxMessage.kind == "lead_card").order_by(OutboxMessage.id)).all()
     finally:
         engine.dispose()
-    return "; ".join(f"#{r.id} {r.method} {r.status} v{r.version}/sent v{r.sent_version} at {r.sent_at:%S.%f} "
+    return "; ".join(f"#{r.id} {r.method} {r.status} v{r.version} (sent v{r.sent_version}) "
                      f"shows {conflicts_shown(r.payload)}" for r in rows)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -44,6 +45,8 @@ CANDIDATES = 20  # a new lead is checked against the first 20 open leads on its 
 STALE_SECONDS = 30  # after-commit work this old was left by a process that died: the next settle takes it
 STALE_BATCH = 50
 MAX_REFRESH_ROUNDS = 200
+IN_FLIGHT_PAUSE_SECONDS = 0.05  # a settle whose only work left is cards on their way to Slack waits this...
+IN_FLIGHT_WAIT_SECONDS = 3.0  # ...at most this long in all, then leaves their marks for a later settle
 CARD_KINDS = ("lead_card", "lead_notice")  # the copies of a lead's card: owner DM, partner channel
 REFRESH_LOCK_SPACE = 7311  # Postgres advisory locks (space, lead id): one settle renders a lead's cards at a time
 DIRECTIONS = {"to_partner": "To the partner", "from_partner": "From the partner"}
@@ -489,23 +492,32 @@ def _record_late_conflicts(session: Session, lead_ids: list[int], playbook: Play
 
 def _refresh_marked_cards(factory: sessionmaker[Session], playbook: Playbook, lead_ids: Iterable[int],
                           done: Callable[[list[int]], None]) -> None:
-    """Step 2 of settle(): re-render the cards of these leads that are marked, until none is."""
+    """Step 2 of settle(): re-render the cards of these leads that are marked, until none is.
+
+    A lead with a card on its way to Slack (claimed by a deliverer) keeps its mark and waits for the
+    next round: its row is not rewritten while the deliverer may be recording it as sent. Waiting
+    for such a card is bounded (IN_FLIGHT_WAIT_SECONDS in all); past that the mark stays for a later
+    settle.
+    """
     targets = sorted(set(lead_ids))
+    waited = 0.0
     for _ in range(MAX_REFRESH_ROUNDS):
         if not targets:
             return
         with transaction(factory) as session:
             held = _take_refresh_locks(session, targets)
+            marked: set[int] = set()
             if held:
                 # FOR NO KEY UPDATE: waits for a decision on the lead, not for handoffs that refer to it
                 session.execute(select(Lead.id).where(Lead.id.in_(held)).order_by(Lead.id)
                                 .with_for_update(key_share=True))
-            dirty = sorted(set(session.scalars(
-                delete(LeadRefresh).where(LeadRefresh.kind == "cards", LeadRefresh.lead_id.in_(held))
-                .returning(LeadRefresh.lead_id)))) if held else []
+                marked = set(session.scalars(select(LeadRefresh.lead_id).where(
+                    LeadRefresh.kind == "cards", LeadRefresh.lead_id.in_(held))))
+            busy = _cards_in_flight(session, sorted(marked)) if marked else set()
+            dirty = sorted(marked - busy)
             rows = []
             if dirty:
-                _lock_waiting_cards(session, dirty)
+                session.execute(delete(LeadRefresh).where(LeadRefresh.kind == "cards", LeadRefresh.lead_id.in_(dirty)))
                 leads = list(session.scalars(select(Lead).where(Lead.id.in_(dirty)).order_by(Lead.id)))
                 rows = refresh_cards_of_views(session, lead_views(session, leads, playbook))
                 session.flush()
@@ -516,23 +528,32 @@ def _refresh_marked_cards(factory: sessionmaker[Session], playbook: Playbook, le
         with factory() as session:  # marks that came in while we held the leads are ours to take
             targets = sorted(set(session.scalars(select(LeadRefresh.lead_id).where(
                 LeadRefresh.kind == "cards", LeadRefresh.lead_id.in_(held)))))
+        if targets and set(targets) <= busy:
+            if waited >= IN_FLIGHT_WAIT_SECONDS:
+                return  # still on its way: a later settle renders it (the mark stays)
+            time.sleep(IN_FLIGHT_PAUSE_SECONDS)  # only cards in flight are left: let them land
+            waited += IN_FLIGHT_PAUSE_SECONDS
     log.warning("card refresh still had marks after %s rounds; the next settle takes them", MAX_REFRESH_ROUNDS)
 
 
-def _lock_waiting_cards(session: Session, lead_ids: list[int]) -> None:
-    """Postgres: lock the leads' card rows still waiting to go out (posts and edits), in id order,
-    before refresh_many reads them: a row a deliverer is marking sent at this moment is then read
-    after that commit (as sent: the new version goes out as an edit), never rewritten in place after
-    it (a payload nobody would send)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    session.execute(
-        select(OutboxMessage.id)
+def _cards_in_flight(session: Session, lead_ids: list[int]) -> set[int]:
+    """Lock (Postgres) the leads' card rows still waiting to go out, in id order, and return the
+    leads with one of them claimed by a deliverer right now.
+
+    A row that is pending and not claimed cannot be claimed while this transaction holds it (claims
+    skip locked rows), so refresh_many may re-render it in place. A claimed one is left alone: the
+    deliverer reads it, sends it and writes `sent` in steps, and a payload written in between would
+    be marked sent without ever being sent.
+    """
+    now = clock.now()
+    rows = session.execute(
+        select(OutboxMessage.subject_id, OutboxMessage.claimed_until)
         .where(OutboxMessage.subject_type == "lead", OutboxMessage.subject_id.in_(lead_ids),
                OutboxMessage.kind.in_(CARD_KINDS), OutboxMessage.status == "pending")
         .order_by(OutboxMessage.id)
         .with_for_update(key_share=True)
-    )
+    ).all()
+    return {lead_id for lead_id, until in rows if until is not None and until >= now}
 
 
 def _take_refresh_locks(session: Session, lead_ids: list[int]) -> list[int]:

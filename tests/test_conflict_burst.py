@@ -212,6 +212,42 @@ def test_a_submission_does_not_wait_for_locks_held_on_another_leads_cards(
         assert "L-1002 (" in _conflict_line(message), (kind, message)
 
 
+def test_a_card_on_its_way_to_slack_is_not_rewritten_until_it_has_landed(
+        app, slack, sessions, burst_partners, playbook, monkeypatch):
+    """Lead 1's card is claimed by a deliverer (being sent) when lead 2 conflicts with it. The refresh
+    leaves that row alone while the claim lasts (a deliverer marks a row sent in steps: a payload
+    written in between would be marked sent and never go out) and keeps the work for later."""
+    monkeypatch.setattr(handoffs, "IN_FLIGHT_WAIT_SECONDS", 0.2)  # do not wait out the whole claim here
+
+    def handoff(i: int):
+        with sessions() as session, session.begin():
+            return handoffs.create_handoff(session, draft=handoffs.validate_draft(
+                _flat(_form(i, burst_partners[i])), playbook=playbook), sender_id=RIYA, playbook=playbook,
+                settle_later=True)
+
+    first = handoff(0)
+    with sessions() as session, session.begin():  # a deliverer's claim on lead 1's owner card
+        card = session.scalars(select(OutboxMessage).where(OutboxMessage.subject_id == first.lead.id,
+                                                           OutboxMessage.kind == "lead_card")).one()
+        card.claimed_until = clock.now() + dt.timedelta(seconds=60)
+    second = handoff(1)
+    handoffs.settle(sessions, playbook=playbook, lead_ids=[second.lead.id])
+    with sessions() as session:
+        claimed = session.get(OutboxMessage, card.id)
+        assert (claimed.version, claimed.payload) == (1, card.payload)  # untouched while in flight
+        assert session.scalars(select(LeadRefresh.lead_id).where(LeadRefresh.kind == "cards")).all() == [first.lead.id]
+
+    with sessions() as session, session.begin():  # the send failed and was recorded: back to waiting
+        session.get(OutboxMessage, card.id).claimed_until = None
+        session.execute(update(LeadRefresh).values(created_at=clock.now() - dt.timedelta(minutes=1)))  # a while ago
+    ids = handoffs.settle(sessions, playbook=playbook)  # the next settle, any handoff's
+    with sessions() as session:
+        refreshed = session.get(OutboxMessage, card.id)
+        assert refreshed.version == 2 and card.id in ids
+        assert "L-1002 (" in _conflict_line(refreshed.payload)
+        assert session.scalars(select(LeadRefresh)).all() == []
+
+
 def _flat(state: dict) -> dict:
     """A modal state as the handler reads it (block id -> value), for calling the store directly."""
     from messages.fields import read_state
