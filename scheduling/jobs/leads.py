@@ -6,6 +6,8 @@ Accept deadline (stage handed_off, accept_by passed):
   backup's own accept_by passed too: an SLA-breach escalation opens (store.sla.open_sla_breach), once.
 First outreach (accepted, first_outreach_at NULL, first_outreach_by passed): one reminder to the owner,
 then, a business day later, one note to the partner manager.
+Left-over refreshes: what a handoff's process left for after its commit and died before doing
+(store.handoffs.settle), once it is stale.
 
 Each kind is found with one query; zones, views and the keys already sent are loaded in bulk; the
 statements of a pass grow with the due items only by the INSERT of each new reminder (and the
@@ -20,7 +22,7 @@ from sqlalchemy import select
 
 from messages import reminders as texts
 from scheduling.jobs import ClockContext, job
-from store import escalations, sla
+from store import escalations, handoffs, sla
 from store.errors import ValidationFailed
 from store.handoffs import lead_views
 from store.models import Lead, Partner
@@ -149,3 +151,12 @@ def outreach_deadlines(ctx: ClockContext) -> None:
                      for key, lead, to, kind, next_at in fresh]
         ids = sla.post_reminders(session, reminders, sent=sent, now=ctx.now)
         ctx.count("outreach_reminders", len(ids))
+
+
+@job("lead_refreshes")
+def leftover_refreshes(ctx: ClockContext) -> None:
+    """Work a handoff left for after its commit (a late conflict check, other leads' cards) whose
+    process died before doing it: taken once it is store.handoffs.STALE_SECONDS old."""
+    ids = handoffs.settle(ctx.sessions, playbook=ctx.playbook)
+    if ids:
+        ctx.count("lead_refreshes_settled", len(ids))
