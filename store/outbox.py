@@ -137,6 +137,10 @@ def refresh_many(
             OutboxMessage.method == "chat.postMessage",
         )
         .order_by(OutboxMessage.id)
+        # Locked as read (Postgres): a deliverer recording one of them sent waits for this transaction,
+        # then sees the new version and follows up with an edit; without the lock it could mark the
+        # row sent between this read and our write, and the new version would never go out.
+        .with_for_update()
     ).all()
     originals = [o for o in candidates if (o.subject_type, o.subject_id) in renders]
     sent_ids = [o.id for o in originals if o.status == "sent"]
@@ -144,6 +148,7 @@ def refresh_many(
         w.update_of_id: w
         for w in session.scalars(
             select(OutboxMessage).where(OutboxMessage.update_of_id.in_(sent_ids), OutboxMessage.status == "pending")
+            .order_by(OutboxMessage.id).with_for_update()
         )
     } if sent_ids else {}
     touched: list[OutboxMessage] = []

@@ -5,6 +5,7 @@ deliverer dies after claiming (issue 4, Delivery)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 import time
 from collections import Counter
@@ -360,3 +361,41 @@ def waiting_for_locks(engine) -> int:
     with engine.connect() as probe:
         return probe.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                                  "AND datname = current_database()"))
+
+
+@pytest.mark.skipif(not (os.environ.get("PARTNERBOT_TEST_DATABASE_URL") or "").startswith("postgres"),
+                    reason="row locks are Postgres's; on SQLite a refresh and a record cannot interleave")
+def test_a_card_refreshed_while_its_post_is_being_recorded_still_reaches_slack(sessions, slack, client):
+    """The refresh reads the card as still waiting, the deliverer records it sent, then the refresh
+    writes the new version into a row already marked sent: the new version never went out. The
+    refresh must lock the rows it reads, so the deliverer's record sees the new version and follows
+    up with an edit."""
+    from sqlalchemy import event
+
+    with sessions() as session, session.begin():
+        card = outbox.post(session, channel="C0CARDS001", message={"text": "version one"}, kind="lead_card",
+                           subject=("lead", 1))
+        session.flush()
+        row_id = card.id
+    slack.latency = 1.0  # the post is in flight for a second
+    delivering = threading.Thread(target=outbox.deliver, args=(sessions, client), kwargs={"ids": [row_id]})
+    try:
+        delivering.start()
+        deadline = time.monotonic() + 10
+        while not rows(sessions)[row_id].claimed_until:
+            assert time.monotonic() < deadline, "the deliverer never claimed the card"
+            time.sleep(0.01)
+        with sessions() as session, session.begin():
+            def let_the_deliverer_record_first(conn, cursor, statement, *args):
+                if statement.lstrip().upper().startswith("UPDATE OUTBOX"):
+                    delivering.join(timeout=3)  # at once, unless its record waits for our lock
+
+            event.listen(session.connection(), "before_cursor_execute", let_the_deliverer_record_first)
+            outbox.refresh(session, subject=("lead", 1), kinds=("lead_card",), render=lambda row: {"text": "version two"})
+        delivering.join(timeout=15)
+    finally:
+        slack.latency = 0.0
+    assert not delivering.is_alive()
+    # Slack ends with the new version: the post, then an edit carrying version two
+    assert [c.args["text"] for c in slack.calls_for("chat.postMessage")] == ["version one"]
+    assert [c.args["text"] for c in slack.calls_for("chat.update")] == ["version two"]
