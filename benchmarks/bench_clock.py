@@ -57,7 +57,7 @@ from slack_sdk import WebClient  # noqa: E402
 from sqlalchemy import event, func, insert, select, text  # noqa: E402
 
 from benchmarks.bench_handoff import (  # noqa: E402
-    COMPANY_FORMS, DOMAIN_FIRST, DOMAIN_SECOND, LAST_NAMES, MANAGERS, MARKETS, NEXT_STEPS, PARTNER_ROOTS,
+    COMPANY_FORMS, DOMAIN_FIRST, DOMAIN_SECOND, MANAGERS, MARKETS, NEXT_STEPS, PARTNER_ROOTS,
     PARTNER_SUFFIXES, PROBLEMS, REPS, TLDS, _slack_id, reset_database,
 )
 from bot.slack_standin import SlackStandin  # noqa: E402

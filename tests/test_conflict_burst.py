@@ -11,7 +11,6 @@ next change picks up.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
