@@ -139,6 +139,20 @@ class SlackSimulator:
 
     def click(self, action_id: str, value: str, *, user_id: str, channel_id: str = "D0DM00001",
               message_ts: str = "1700000000.000100", block_id: str = "lead_actions") -> Answer:
+        """A button pressed in a message."""
+        action = {"action_id": action_id, "block_id": block_id, "value": value, "type": "button",
+                  "text": {"type": "plain_text", "text": action_id}, "action_ts": f"{time.time():.6f}"}
+        return self._in_message(action, user_id=user_id, channel_id=channel_id, message_ts=message_ts)
+
+    def choose(self, action_id: str, value: str, *, user_id: str, block_id: str, channel_id: str = "D0DM00001",
+               message_ts: str = "1700000000.000100") -> Answer:
+        """An option chosen in a static select in a message (block_actions with selected_option)."""
+        action = {"action_id": action_id, "block_id": block_id, "type": "static_select",
+                  "selected_option": {"value": value, "text": {"type": "plain_text", "text": value}},
+                  "action_ts": f"{time.time():.6f}"}
+        return self._in_message(action, user_id=user_id, channel_id=channel_id, message_ts=message_ts)
+
+    def _in_message(self, action: dict, *, user_id: str, channel_id: str, message_ts: str) -> Answer:
         payload = {
             "type": "block_actions", "user": self._user(user_id), "api_app_id": "A0PARTNERBOT",
             "token": "verification-token-unused",
@@ -147,8 +161,7 @@ class SlackSimulator:
             "channel": {"id": channel_id, "name": "directmessage"},
             "message": {"type": "message", "ts": message_ts, "text": "card", "blocks": []},
             "response_url": self.response_url,
-            "actions": [{"action_id": action_id, "block_id": block_id, "value": value, "type": "button",
-                         "text": {"type": "plain_text", "text": action_id}, "action_ts": f"{time.time():.6f}"}],
+            "actions": [action],
         }
         return self.interaction(payload)
 

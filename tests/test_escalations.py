@@ -96,19 +96,7 @@ def _decide(simulator, user_id, *, decision="approve", level=0, note=None, respo
 
 def _choose(simulator, action_id, value, *, user_id):
     """A static_select choice in a message, shaped as Slack sends it (block_actions with selected_option)."""
-    payload = {
-        "type": "block_actions", "user": {"id": user_id, "username": user_id.lower(), "team_id": s.TEAM["id"]},
-        "api_app_id": "A0PARTNERBOT", "token": "verification-token-unused",
-        "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": "D0DM00001"},
-        "trigger_id": "77.trigger", "team": s.TEAM, "enterprise": None, "is_enterprise_install": False,
-        "channel": {"id": "D0DM00001", "name": "directmessage"},
-        "message": {"type": "message", "ts": "1700000000.000100", "text": "card", "blocks": []},
-        "response_url": simulator.response_url,
-        "actions": [{"action_id": action_id, "block_id": "escalation_actions", "type": "static_select",
-                     "selected_option": {"value": value, "text": {"type": "plain_text", "text": value}},
-                     "action_ts": f"{time.time():.6f}"}],
-    }
-    return simulator.interaction(payload)
+    return simulator.choose(action_id, value, user_id=user_id, block_id="escalation_actions")
 
 
 def _buttons(blocks) -> list[dict]:

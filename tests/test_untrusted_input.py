@@ -175,19 +175,7 @@ def test_nul_in_type_ahead_queries_is_taken_out(simulator, globex):
 
 def _select(simulator, action_id: str, value: str, *, user_id: str) -> s.Answer:
     """A static select chosen in a message (the action card's Snooze, an escalation's responses)."""
-    payload = {
-        "type": "block_actions", "user": {"id": user_id, "username": user_id.lower(), "team_id": s.TEAM["id"]},
-        "api_app_id": "A0PARTNERBOT", "token": "verification-token-unused",
-        "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": "D0DM00001"},
-        "trigger_id": "77.trigger", "team": s.TEAM, "enterprise": None, "is_enterprise_install": False,
-        "channel": {"id": "D0DM00001", "name": "directmessage"},
-        "message": {"type": "message", "ts": "1700000000.000100", "text": "card", "blocks": []},
-        "response_url": simulator.response_url,
-        "actions": [{"action_id": action_id, "block_id": "card", "type": "static_select",
-                     "selected_option": {"value": value, "text": {"type": "plain_text", "text": "x"}},
-                     "action_ts": f"{time.time():.6f}"}],
-    }
-    return simulator.interaction(payload)
+    return simulator.choose(action_id, value, user_id=user_id, block_id="card")
 
 
 BAD_VALUES = ["abc", HUGE, str(PAST_32_BITS), "²", "-3", "1.5", " 7", NUL]
