@@ -215,9 +215,13 @@ def create_handoff(
     settle_later=False (the CSV import: one transaction for a whole file) also re-renders the cards
     of the leads it conflicts with, here. settle_later=True (a rep's submission, where many may come
     at once for one customer) writes nothing to any other lead's rows: it records what is left to
-    do (LeadRefresh rows) and the caller runs after_commit() once this has committed.
+    do (LeadRefresh rows) and the caller runs after_commit() once this has committed. On SQLite
+    that is never needed: its transactions run one at a time (BEGIN IMMEDIATE, store/db.py), so a
+    handoff sees every lead committed before it, and a deferred step would only be one more write
+    queuing behind the next rep's submission; there it does everything here.
     """
     now = now or clock.now()
+    settle_later = settle_later and session.get_bind().dialect.name != "sqlite"
     partner = session.get(Partner, draft.partner_id)
     if partner is None:
         raise ValidationFailed({"partner": "That partner no longer exists. Choose another one."})

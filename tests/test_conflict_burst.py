@@ -162,6 +162,8 @@ def test_work_left_by_a_process_that_died_after_its_commit_is_picked_up_by_the_n
         session.execute(update(LeadRefresh).values(created_at=clock.now() - dt.timedelta(minutes=5)))
 
     if finisher == "the clock":
+        if sessions.kw["bind"].dialect.name != "postgresql":
+            pytest.skip("SQLite does a handoff's whole work in its own transaction: nothing is left for the clock")
         report = run_jobs(sessions, app.services.client, playbook, now=clock.now())
         assert report.done.get("lead_refreshes_settled"), report.done
         outbox.deliver(sessions, app.services.client)
@@ -224,6 +226,8 @@ def test_a_card_on_its_way_to_slack_is_not_rewritten_until_it_has_landed(
     """Lead 1's card is claimed by a deliverer (being sent) when lead 2 conflicts with it. The refresh
     leaves that row alone while the claim lasts (a deliverer marks a row sent in steps: a payload
     written in between would be marked sent and never go out) and keeps the work for later."""
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("SQLite does a handoff's whole work in its own transaction (one writer at a time): no settle()")
     monkeypatch.setattr(handoffs, "IN_FLIGHT_WAIT_SECONDS", 0.2)  # do not wait out the whole claim here
 
     def handoff(i: int):
