@@ -127,7 +127,7 @@ def _stage_input(picker):
 
 def stage_form(values: dict) -> dict[str, Any]:
     """Read a submitted stage modal: stage, note, ticked checklist indexes, answers, amount, reason."""
-    from messages.fields import read_state
+    from messages.fields import number, read_state
 
     form = read_state(values)
     checked: list[int] = []
@@ -135,7 +135,7 @@ def stage_form(values: dict) -> dict[str, Any]:
     prefix = f"{Ids.QUESTION}_"
     for block_id, value in form.items():
         if block_id == Ids.CHECKLIST or block_id.startswith(f"{Ids.CHECKLIST}_"):
-            checked += [int(v) for v in value or [] if str(v).isdigit()]
+            checked += [n for n in (number(v) for v in value or []) if n >= 0]  # a forged value ticks nothing
         elif block_id.startswith(prefix) and value:
             answers[block_id[len(prefix):]] = value
     return {

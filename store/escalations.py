@@ -146,7 +146,7 @@ class Link:
 def parse_link(value: str | None) -> Link:
     """A button's value: `lead:<id>`, `conflict:<lead id>`, `action:<id>`, or empty."""
     kind, _, number = (value or "").partition(":")
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()) or int(number) > MAX_ID:  # "²" passes isdigit()
         return Link()
     if kind == "action":
         return Link(action_id=int(number))

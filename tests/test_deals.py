@@ -157,6 +157,9 @@ def test_full_path_from_accepted_to_closed_won_with_debriefs(simulator, slack, s
     assert _lead(sessions).stage == "qualified"
     only_one = modal_errors(_submit(simulator, view, "proposal", checked={"checklist": ["1"]}))
     assert "Technical validation done" in only_one["checklist"] and "Pricing approved" not in only_one["checklist"]
+    # a forged value ("²" passes str.isdigit() but not int()) ticks nothing: the same inline error
+    forged = modal_errors(_submit(simulator, view, "proposal", checked={"checklist": ["²", "1", "9" * 30]}))
+    assert "Technical validation done" in forged["checklist"] and "Pricing approved" not in forged["checklist"]
     answer = _submit(simulator, view, "proposal", checked={"checklist": ["0", "1"]})
     assert answer.status == 200 and answer.body == ""
     assert _lead(sessions).stage == "proposal"
