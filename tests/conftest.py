@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 
 import secrets
 
@@ -62,17 +63,25 @@ def database_url(tmp_path_factory):
         return
     # Postgres: a database of this run's own, so parallel runs never collide. A Postgres that is
     # down fails here, loudly: the Postgres run never silently skips.
+    with scratch_database(url, f"pb_{os.getpid()}") as own:
+        upgrade(own)
+        yield own
+
+
+@contextmanager
+def scratch_database(url: str, label: str):
+    """A new, empty Postgres database beside the one `url` names (its URL), dropped afterwards."""
     base = make_url(url)
-    name = f"{base.database or 'test'}_pb_{os.getpid()}_{secrets.token_hex(3)}"
+    name = f"{base.database or 'test'}_{label}_{secrets.token_hex(3)}"
     admin = make_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    own = base.set(database=name).render_as_string(hide_password=False)
-    upgrade(own)
-    yield own
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield base.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import hmac
 import http.client
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -17,14 +16,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from bot.simulate import SlackSimulator
 from bot.slack_standin import SlackStandin
-from store.db import make_engine
-from tests.conftest import RIYA, SIGNING_SECRET, TOKEN
+from tests.conftest import RIYA, SIGNING_SECRET, TOKEN, scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 DEAD_DATABASE = "postgresql://postgres@127.0.0.1:1/x"  # nothing listens on port 1
@@ -341,15 +336,8 @@ def empty_database(database_url, tmp_path):
     if not database_url.startswith("postgresql"):
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    base = make_url(database_url)
-    name = f"{base.database}_empty_{secrets.token_hex(3)}"
-    admin = make_engine(database_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_database(database_url, "empty") as url:
+        yield url
 
 
 def test_an_unmigrated_database_stops_the_start_in_one_line(start_web, standin, empty_database):
