@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     DatePickerElement,
@@ -25,37 +23,13 @@ from messages.ids import Action as Ids
 from messages.ids import Escalation as EscalationIds
 from messages.text import escape, truncate, user, when
 from store import clock
+from store.views import ActionView  # noqa: F401 - the read models this module renders
 
 PRIORITIES = {"low": "Low", "medium": "Medium", "high": "High", "urgent": "Urgent"}
 PRIORITY_ICONS = {"low": ":white_circle:", "medium": ":large_blue_circle:", "high": ":large_orange_circle:",
                   "urgent": ":red_circle:"}
 SNOOZES = {"1d": "1 day", "1w": "1 week", "date": "Pick a date…"}
 LIST_LIMIT = 40  # one section per action, plus a header and a footer: well inside Slack's 50 blocks
-
-
-@dataclass(frozen=True)
-class ActionView:
-    """Everything an action's card or list line shows, read from the store once."""
-
-    id: int
-    ref: str
-    title: str
-    owner_id: str
-    created_by: str
-    due_date: dt.date
-    success_criteria: str | None
-    impact_estimate: str | None
-    priority: str
-    status: str
-    snoozed_until: dt.datetime | None
-    outcome: str | None
-    done_at: dt.datetime | None
-    done_by: str | None
-    link: str | None  # mrkdwn, already escaped: "Lead L-1001 · Acme Corp (Globex)"
-    zone: ZoneInfo
-
-    def snoozed(self, now: dt.datetime) -> bool:
-        return self.status == "open" and self.snoozed_until is not None and self.snoozed_until > now
 
 
 def due_text(day: dt.date) -> str:

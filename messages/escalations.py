@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -24,59 +21,12 @@ from slack_sdk.models.views import View
 from messages.fields import input_block
 from messages.ids import Escalation as Ids
 from messages.text import escape, truncate, user, when
+from store.views import LevelMove, EscalationView  # noqa: F401 - the read models this module renders
 
 SEVERITIES = {"low": "Low", "medium": "Medium", "high": "High", "critical": "Critical"}
 SEVERITY_ICONS = {"low": ":white_circle:", "medium": ":large_yellow_circle:", "high": ":large_orange_circle:",
                   "critical": ":red_circle:"}
 MAX_OPTIONS = 100  # Slack's limit for a static select
-
-
-@dataclass(frozen=True)
-class LevelMove:
-    """The escalation left `from_level` for the next one at `at`, after `hours` business hours."""
-
-    from_level: int
-    from_name: str
-    to_name: str
-    at: dt.datetime
-    hours: float
-
-
-@dataclass(frozen=True)
-class EscalationView:
-    """Everything a card shows, read from the store once."""
-
-    id: int
-    ref: str
-    kind: str
-    kind_name: str
-    responses: tuple[str, ...]
-    about: str
-    reason: str
-    severity: str
-    impact: str | None
-    requester_id: str
-    link_ref: str | None          # L-1001 or A-1001
-    link_owners: tuple[str, ...]  # the lead's owners or the action's owner
-    level: int
-    level_name: str
-    level_count: int
-    level_hours: float | None
-    approver_ids: tuple[str, ...]
-    level_due_at: dt.datetime
-    status: str
-    decided_by: str | None
-    decided_at: dt.datetime | None
-    decision_note: str | None
-    moves: tuple[LevelMove, ...]
-    level_names: tuple[str, ...]   # the playbook's ladder, for cards of earlier levels
-    zone: ZoneInfo
-
-    def name_of(self, level: int) -> str:
-        move = next((m for m in self.moves if m.from_level == level), None)
-        if move is not None:
-            return move.from_name
-        return self.level_names[level] if 0 <= level < len(self.level_names) else f"level {level + 1}"
 
 
 # --- modals -------------------------------------------------------------------------------------

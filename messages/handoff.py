@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     CheckboxesElement,
@@ -29,6 +25,7 @@ from messages.ids import Deal as DealIds
 from messages.ids import Escalation as EscalationIds
 from messages.ids import Handoff as Ids
 from messages.text import escape, money, truncate, user, when
+from store.views import ConflictRef, LeadView  # noqa: F401 - the read models this module renders
 
 STAGE_LABELS = {
     "handed_off": "Waiting for the owner to accept",
@@ -42,76 +39,6 @@ STAGE_LABELS = {
     "declined": "Declined",
 }
 DIRECTION_LABELS = {"to_partner": "To the partner", "from_partner": "From the partner"}
-
-
-@dataclass(frozen=True)
-class ConflictRef:
-    ref: str
-    partner: str
-    owner_id: str
-
-
-@dataclass(frozen=True)
-class LeadView:
-    """Everything a card shows, read from the store once."""
-
-    id: int
-    ref: str
-    partner: str
-    partner_tier: str
-    partner_manager_id: str | None
-    direction: str
-    company: str
-    domain: str | None
-    contact_name: str | None
-    contact_email: str | None
-    consent: bool
-    problem: str
-    value_proposition: str | None
-    next_steps: str
-    estimated_value: Decimal | None
-    product_line: str | None
-    stage: str
-    sender_id: str
-    primary_owner_id: str
-    backup_owner_id: str | None
-    accept_by: dt.datetime
-    first_outreach_by: dt.datetime
-    accepted_at: dt.datetime | None
-    accepted_by: str | None
-    declined_at: dt.datetime | None
-    declined_by: str | None
-    decline_reason: str | None
-    first_outreach_at: dt.datetime | None
-    first_outreach_logged_by: str | None
-    created_at: dt.datetime
-    conflicts: tuple[ConflictRef, ...]
-    zone: ZoneInfo
-    stage_name: str = ""
-    stage_lead: str | None = None  # mrkdwn naming who leads the current stage (the playbook's RACI)
-    qualification_score: Decimal | None = None
-    closed_amount: Decimal | None = None
-    close_reason: str | None = None
-
-    @classmethod
-    def from_models(cls, lead, partner, conflicts, zone: ZoneInfo, *, stage_name: str = "",
-                    stage_lead: str | None = None) -> "LeadView":
-        return cls(
-            id=lead.id, ref=lead.ref, partner=partner.name, partner_tier=partner.tier,
-            partner_manager_id=partner.manager_id, direction=lead.direction, company=lead.company,
-            domain=lead.domain, contact_name=lead.contact_name, contact_email=lead.contact_email,
-            consent=lead.consent, problem=lead.problem, value_proposition=lead.value_proposition,
-            next_steps=lead.next_steps, estimated_value=lead.estimated_value, product_line=lead.product_line,
-            stage=lead.stage, sender_id=lead.sender_id, primary_owner_id=lead.primary_owner_id,
-            backup_owner_id=lead.backup_owner_id, accept_by=lead.accept_by,
-            first_outreach_by=lead.first_outreach_by, accepted_at=lead.accepted_at,
-            accepted_by=lead.accepted_by, declined_at=lead.declined_at, declined_by=lead.declined_by,
-            decline_reason=lead.decline_reason, first_outreach_at=lead.first_outreach_at,
-            first_outreach_logged_by=lead.first_outreach_logged_by, created_at=lead.created_at,
-            conflicts=tuple(conflicts), zone=zone, stage_name=stage_name, stage_lead=stage_lead,
-            qualification_score=lead.qualification_score, closed_amount=lead.closed_amount,
-            close_reason=lead.close_reason,
-        )
 
 
 # --- the modal --------------------------------------------------------------------------------

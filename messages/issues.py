@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from slack_sdk.models.blocks import MarkdownTextObject, Option, PlainTextInputElement, SectionBlock, StaticSelectElement
@@ -13,6 +11,7 @@ from slack_sdk.models.views import View
 from messages.fields import input_block
 from messages.ids import Issue as Ids
 from messages.text import escape, truncate, user
+from store.views import LinkedAction, IssueView  # noqa: F401 - the read models this module renders
 
 # The categories (keys stored in performance_issues.category) and their labels, in the modal's order.
 CATEGORY_LABELS = {
@@ -24,38 +23,6 @@ CATEGORY_LABELS = {
     "other": "Other",
 }
 STATUS_ICONS = {"open": ":large_blue_circle:", "done": ":white_check_mark:", "cancelled": ":heavy_minus_sign:"}
-
-
-@dataclass(frozen=True)
-class LinkedAction:
-    ref: str
-    title: str
-    owner_id: str
-    due_date: dt.date
-    status: str
-
-
-@dataclass(frozen=True)
-class IssueView:
-    id: int
-    ref: str
-    partner: str
-    category: str
-    description: str
-    impact_estimate: str | None
-    cohort: str | None
-    root_cause: str | None
-    status: str
-    created_by: str
-    created_at: dt.datetime
-    actions: tuple[LinkedAction, ...] = field(default_factory=tuple)
-
-    @classmethod
-    def from_models(cls, issue, partner_name: str, actions=()) -> "IssueView":
-        return cls(id=issue.id, ref=issue.ref, partner=partner_name, category=issue.category,
-                   description=issue.description, impact_estimate=issue.impact_estimate, cohort=issue.cohort,
-                   root_cause=issue.root_cause, status=issue.status, created_by=issue.created_by,
-                   created_at=issue.created_at, actions=tuple(actions))
 
 
 def issue_modal(*, partner_id: int, partner_name: str) -> dict:
