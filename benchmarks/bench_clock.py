@@ -65,7 +65,8 @@ from scheduling.clock import run_jobs  # noqa: E402
 from scheduling import jobs as registry  # noqa: E402
 from scheduling.jobs import Job, load_all  # noqa: E402
 from store import outbox  # noqa: E402
-from store.db import make_engine, make_session_factory, normalise_database_url  # noqa: E402
+from store.db import make_engine, normalise_database_url
+from bot.compose import session_factory  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.models import ActionItem, Lead, OutboxMessage, Partner, SlackUser  # noqa: E402
 from store.reminders import Once, post_many_once  # noqa: E402
@@ -250,7 +251,7 @@ def one_size(url: str, due: int, drain: bool, playbook: Playbook) -> dict:
 
     engine = make_engine(url)
     counter = StatementCounter(engine)
-    sessions = make_session_factory(engine)
+    sessions = session_factory(engine)
     try:
         with SlackStandin(token=TOKEN) as slack:
             client = WebClient(token=TOKEN, base_url=slack.url, timeout=10)
@@ -326,7 +327,7 @@ def delivery_only(url: str, n: int, latency: float = 0.0) -> dict:
     upgrade(url)
     engine = make_engine(url)
     counter = StatementCounter(engine)
-    sessions = make_session_factory(engine)
+    sessions = session_factory(engine)
     try:
         with sessions() as session, session.begin():
             post_many_once(session, [Once(f"bench-delivery-{i}", f"C{i:08d}", {"text": f"post {i}"}, "action_reminder")

@@ -112,7 +112,8 @@ from benchmarks.bench_handoff import (
 from bot import simulate as s
 from bot.simulate import Answer, SlackSimulator
 from bot.slack_standin import SlackStandin, _json
-from store.db import make_engine, make_session_factory, normalise_database_url
+from store.db import make_engine, normalise_database_url
+from bot.compose import session_factory
 from store.migrate import upgrade
 from store.models import (
     LEAD_REF_OFFSET,
@@ -753,7 +754,7 @@ def measure_list_in_process(url: str, playbook: Playbook, n: int, warmup: int) -
     from store import actions
     
     engine = make_engine(url)
-    sessions = make_session_factory(engine)
+    sessions = session_factory(engine)
     services = SimpleNamespace(playbook=playbook, sessions=sessions)
     total, query, build, dump = [], [], [], []
     message: dict = {}

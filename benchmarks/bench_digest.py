@@ -47,7 +47,8 @@ from benchmarks.bench_handoff import (
     reset_database,
 )
 from store import metrics
-from store.db import make_engine, make_session_factory, normalise_database_url
+from store.db import make_engine, normalise_database_url
+from bot.compose import session_factory
 from store.migrate import upgrade
 from store.models import ActionItem, Escalation, Lead, Partner, UTCDateTime
 from store.playbook import parse_playbook
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"loaded {N_PARTNERS:,} partners, {N_LEADS:,} leads, {N_ACTIONS:,} actions, {N_ESCALATIONS:,} escalations "
               f"in {time.perf_counter() - started:.1f} s ({url.split(':')[0]})")
         engine = make_engine(url)
-        sessions = make_session_factory(engine)
+        sessions = session_factory(engine)
         october = metrics.month_period(PLAYBOOK, 2026, 10)
         from scheduling.jobs.digest import build_digest
 

@@ -45,7 +45,8 @@ from benchmarks.bench_handoff import MARKETS, PARTNER_ROOTS, PARTNER_SUFFIXES, R
 from messages.home import home_view
 from messages.scorecards import scorecard_message
 from store import home, metrics, scorecards
-from store.db import make_engine, make_session_factory, normalise_database_url
+from store.db import make_engine, normalise_database_url
+from bot.compose import session_factory
 from store.migrate import upgrade
 from store.models import ActionItem, Escalation, Lead, Partner, UTCDateTime
 from store.playbook import parse_playbook
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{N_ACTIONS:,} actions, {N_ESCALATIONS:,} escalations in {time.perf_counter() - started:.1f} s "
               f"({url.split(':')[0]})")
         engine = make_engine(url)
-        sessions = make_session_factory(engine)
+        sessions = session_factory(engine)
         quarter = metrics.parse_period("last quarter", PLAYBOOK, now=NOW)
         filters = {"period": "last quarter"}
         one = 17

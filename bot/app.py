@@ -12,7 +12,8 @@ from bot.errors import handle_error
 from bot.middleware import BotIdentity, inject_services, mark_verified
 from bot.services import Services
 from bot.settings import Settings
-from store.db import make_engine, make_session_factory
+from bot.compose import session_factory
+from store.db import make_engine
 from store.playbook import Playbook, default_playbook, load_playbook
 
 
@@ -43,7 +44,7 @@ def build_services(settings: Settings, client: WebClient | None = None, *, playb
         settings=settings,
         playbook=playbook or load_configured_playbook(settings),
         engine=engine,
-        sessions=make_session_factory(engine),
+        sessions=session_factory(engine),
         client=client or make_client(settings),
     )
 

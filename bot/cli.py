@@ -136,7 +136,8 @@ def _print_problems(path: Path, problems: list[tuple[int, str]]) -> None:
 
 
 def cmd_import_partners(args) -> int:
-    from store.db import make_engine, make_session_factory, transaction
+    from store.db import make_engine, transaction
+    from bot.compose import session_factory
     from store.errors import ImportFailed
     from store.partners import import_partners_csv
 
@@ -147,7 +148,7 @@ def cmd_import_partners(args) -> int:
     text = _csv_text(path)
     engine = make_engine(settings.database_url)
     try:
-        with transaction(make_session_factory(engine)) as session:
+        with transaction(session_factory(engine)) as session:
             report = import_partners_csv(session, text, playbook=playbook)
     except ImportFailed as failure:
         _print_problems(path, failure.problems)
@@ -160,7 +161,8 @@ def cmd_import_partners(args) -> int:
 
 def cmd_import_leads(args) -> int:
     from store import lead_import
-    from store.db import make_engine, make_session_factory, transaction
+    from store.db import make_engine, transaction
+    from bot.compose import session_factory
     from store.errors import DomainError, ImportFailed
 
     settings = _settings()
@@ -183,7 +185,7 @@ def cmd_import_leads(args) -> int:
 
     engine = make_engine(settings.database_url)
     try:
-        sessions = make_session_factory(engine)
+        sessions = session_factory(engine)
         try:
             with transaction(sessions) as session:
                 report = lead_import.import_leads_csv(session, text, playbook=playbook, sender=sender,
@@ -260,7 +262,8 @@ def _since(text: str | None) -> dt.date | None:
 
 def cmd_export(args) -> int:
     from store import exports
-    from store.db import make_engine, make_session_factory
+    from store.db import make_engine
+    from bot.compose import session_factory
     from store.errors import NotFound
 
     settings = _settings()
@@ -269,7 +272,7 @@ def cmd_export(args) -> int:
     _check_database(settings)
     engine = make_engine(settings.database_url)
     try:
-        with make_session_factory(engine)() as session:
+        with session_factory(engine)() as session:
             try:
                 filters = exports.make_filters(session, playbook=playbook, since=since, partner=args.partner)
             except NotFound as error:
@@ -305,11 +308,12 @@ def cmd_export(args) -> int:
 
 def cmd_outbox(args) -> int:
     from store import outbox
-    from store.db import make_engine, make_session_factory
+    from store.db import make_engine
+    from bot.compose import session_factory
 
     settings = _settings()
     engine = make_engine(settings.database_url)
-    with make_session_factory(engine)() as session:
+    with session_factory(engine)() as session:
         rows = outbox.waiting(session)
     engine.dispose()
     if not rows:

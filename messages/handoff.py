@@ -25,6 +25,8 @@ from messages.ids import Deal as DealIds
 from messages.ids import Escalation as EscalationIds
 from messages.ids import Handoff as Ids
 from messages.text import escape, money, truncate, user, when
+from store.events import Post, Refresh
+from store.events.leads import LeadAccepted
 from store.views import ConflictRef, LeadView  # noqa: F401 - the read models this module renders
 
 STAGE_LABELS = {
@@ -282,3 +284,32 @@ def partner_options(partners: list[tuple[int, str, str]]) -> dict[str, Any]:
     # Plain dicts: building 100 slack_sdk Option objects costs ~6 ms on a path Slack times.
     return {"options": [{"text": {"type": "plain_text", "text": truncate(f"{name} ({tier})", 75)}, "value": str(pid)}
                         for pid, name, tier in partners[:100]]}
+
+
+# --- what lead events mean for Slack (messages.events) ------------------------------------------
+
+CARD_KINDS = ("lead_card", "lead_notice")  # the copies of a lead's card: owner DM, partner channel
+
+
+def refresh_cards(view: LeadView) -> Refresh:
+    """Every copy of a lead's card, current: the channel's notice, the owners' cards with buttons, and
+    a copy sent to someone who no longer owns the lead (it passed to the backup) without them."""
+    def render(row) -> dict:
+        if row.kind == "lead_notice":
+            return lead_card(view, audience="channel")
+        owners = (view.primary_owner_id, view.backup_owner_id)
+        return lead_card(view, audience="owner" if row.audience in owners or row.audience is None else "former")
+
+    return Refresh(subject=("lead", view.id), kinds=CARD_KINDS, render=render)
+
+
+def on_accepted(event: LeadAccepted) -> list[Post | Refresh]:
+    view = event.lead
+    said = [refresh_cards(view)]
+    if view.sender_id != event.by:
+        said.append(Post(channel=view.sender_id, message=accepted_notice(view), kind="lead_accepted",
+                         subject=("lead", view.id), audience=view.sender_id))
+    return said
+
+
+RENDERERS = {LeadAccepted: on_accepted}

@@ -25,7 +25,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.settings import Settings
 from scheduling.jobs import ClockContext, load_all
 from store import clock, home, outbox
-from store.db import make_engine, make_session_factory
+from store.db import make_engine
+from bot.compose import session_factory
 
 log = logging.getLogger("partnerbot.clock")
 TICK_SECONDS = 60
@@ -83,7 +84,7 @@ def tick(settings: Settings, *, now: dt.datetime | None = None, client=None, pla
     engine = make_engine(settings.database_url)
     try:
         with clock.travelled_to(now), stop_requested_by_signals() as stop:
-            sessions = make_session_factory(engine)
+            sessions = session_factory(engine)
             client = client or make_client(settings)
             playbook = playbook or load_configured_playbook(settings)
             report = run_jobs(sessions, client, playbook, now=now, stop=stop)
@@ -138,7 +139,7 @@ def run_clock(settings: Settings) -> None:
     from bot.app import load_configured_playbook, make_client
 
     engine = make_engine(settings.database_url)
-    sessions = make_session_factory(engine)
+    sessions = session_factory(engine)
     client = make_client(settings)
     playbook = load_configured_playbook(settings)
     stopping = threading.Event()

@@ -53,8 +53,14 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, recorder=None) -> sessionmaker[Session]:
+    """Sessions whose commits turn the domain events they recorded into outbox rows with `recorder`
+    (see store.events; bot.compose passes the one recorder). Without one, committing an event fails."""
+    from store import events
+
+    factory = sessionmaker(engine, expire_on_commit=False)
+    events.install(factory, recorder)
+    return factory
 
 
 @contextmanager

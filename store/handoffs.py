@@ -30,6 +30,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from messages import handoff as views
+from store import events
+from store.events.leads import LeadAccepted
 from store import audit, outbox, permissions
 from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
 from store.db import transaction
@@ -683,7 +685,7 @@ def check_can_decide(session: Session, *, lead_id: int, user_id: str, playbook: 
 
 def accept_lead(
     session: Session, *, lead_id: int, user_id: str, playbook: Playbook, now: dt.datetime | None = None
-) -> list[int]:
+) -> None:
     now = now or clock.now()
     lead = get_lead(session, lead_id)
     _require_owner(lead, user_id, "accept")
@@ -695,13 +697,7 @@ def accept_lead(
     _close_handoff(session, lead, status="accepted", user_id=user_id, now=now)
     audit.record(session, actor_id=user_id, action="lead.accepted", object_type="lead", object_id=lead.id,
                  before=before, after=lead.snapshot(), at=now)
-    view = lead_view(session, lead, playbook)
-    rows = refresh_cards(session, lead, playbook)
-    if lead.sender_id != user_id:
-        rows.append(outbox.post(session, channel=lead.sender_id, message=views.accepted_notice(view),
-                                kind="lead_accepted", subject=("lead", lead.id), audience=lead.sender_id))
-    session.flush()
-    return [r.id for r in rows]
+    events.record(session, LeadAccepted(lead=lead_view(session, lead, playbook), by=user_id, at=now))
 
 
 def decline_lead(

@@ -83,10 +83,13 @@ def post(
     subject: tuple[str, int] | None = None,
     audience: str | None = None,
     key: str | None = None,
+    method: str = "chat.postMessage",
+    not_before: dt.datetime | None = None,
 ) -> OutboxMessage:
-    """Record a chat.postMessage to send once the surrounding transaction commits."""
+    """Record a chat.postMessage (or files.upload_v2) to send once the surrounding transaction commits."""
+    now = clock.now()
     row = OutboxMessage(
-        method="chat.postMessage",
+        method=method,
         channel=channel,
         payload=message,
         kind=kind,
@@ -94,7 +97,7 @@ def post(
         subject_id=subject[1] if subject else None,
         audience=audience,
         idempotency_key=key,
-        next_attempt_at=clock.now(),
+        next_attempt_at=max(now, not_before) if not_before else now,
     )
     session.add(row)
     return row

@@ -20,7 +20,8 @@ from bot.settings import Settings
 from bot.simulate import LocalServer, SlackSimulator
 from bot.slack_standin import SlackStandin
 from bot.web import make_wsgi
-from store.db import make_engine, make_session_factory, normalise_database_url
+from bot.compose import session_factory
+from store.db import make_engine, normalise_database_url
 from store.migrate import upgrade
 from store.models import Base, Partner
 from store.playbook import parse_playbook
@@ -105,7 +106,7 @@ def _has_sqlite_sequence(conn) -> bool:
 
 @pytest.fixture
 def sessions(engine):
-    return make_session_factory(engine)
+    return session_factory(engine)
 
 
 @pytest.fixture

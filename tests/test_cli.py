@@ -16,7 +16,8 @@ from sqlalchemy import func, inspect, select
 from bot.cli import main
 from bot.manifest import manifest_yaml
 from bot.settings import Settings, SettingsError
-from store.db import make_engine, make_session_factory
+from store.db import make_engine
+from bot.compose import session_factory
 from store.models import OutboxMessage, Partner
 from store import clock
 
@@ -83,7 +84,7 @@ def head_revision_from_files() -> str:
 def count_partners(url: str) -> int:
     engine = make_engine(url)
     try:
-        with make_session_factory(engine)() as session:
+        with session_factory(engine)() as session:
             return session.scalar(select(func.count(Partner.id)))
     finally:
         engine.dispose()
@@ -92,7 +93,7 @@ def count_partners(url: str) -> int:
 def partner_names(url: str) -> set[str]:
     engine = make_engine(url)
     try:
-        with make_session_factory(engine)() as session:
+        with session_factory(engine)() as session:
             return set(session.scalars(select(Partner.name)))
     finally:
         engine.dispose()
@@ -266,7 +267,7 @@ def test_outbox_empty(migrated, run):
 def test_outbox_lists_pending_and_failed_rows_only(migrated, run):
     engine = make_engine(migrated)
     try:
-        with make_session_factory(engine)() as session, session.begin():
+        with session_factory(engine)() as session, session.begin():
             rows = {
                 "pending": OutboxMessage(method="chat.postMessage", channel="C0PENDING1", payload={"text": "hi"},
                                          kind="partner_added", next_attempt_at=clock.now()),

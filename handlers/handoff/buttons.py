@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from messages import handoff as views
 from messages.fields import id_from
-from store import handoffs
+from store import events, handoffs
 
 
 def _decide(operation):
@@ -17,7 +17,7 @@ def _decide(operation):
             with services.transaction() as session:
                 ids = operation(session, lead_id=id_from(action.get("value")), user_id=body["user"]["id"],
                                 playbook=services.playbook)
-            services.deliver(ids)
+            services.deliver((ids or []) + events.written(session))
 
         services.after(work, body=body, respond=respond)
 

@@ -133,7 +133,8 @@ def on_demand(settings, playbook: Playbook, *, month: str, channels: list[str] |
     """Render (dry run) or post one month's digest; the lines to print. ValueError for bad input."""
     from bot.app import make_client
     from store import outbox
-    from store.db import make_engine, make_session_factory, transaction
+    from store.db import make_engine, transaction
+    from bot.compose import session_factory
 
     year, mon = metrics.parse_month(month)
     now = now or clock.now()
@@ -153,7 +154,7 @@ def on_demand(settings, playbook: Playbook, *, month: str, channels: list[str] |
     today = now.astimezone(playbook.tz).date()
     engine = make_engine(settings.database_url)
     try:
-        sessions = make_session_factory(engine)
+        sessions = session_factory(engine)
         if dry_run:
             with sessions() as session:
                 digest = build_digest(session, playbook, year, mon, today=today)
