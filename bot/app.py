@@ -24,7 +24,7 @@ def make_client(settings: Settings) -> WebClient:
     A 429 leaves the message in the outbox with its retry time, and the clock sends it then.
     """
     return WebClient(
-        token=settings.slack_bot_token,
+        token=settings.bot_token,
         base_url=settings.slack_api_url,
         timeout=10,
         retry_handlers=[
@@ -63,7 +63,7 @@ def create_app(settings: Settings, client: WebClient | None = None, *, services:
         client=WebClient(token=None, base_url=shared.base_url, timeout=shared.timeout, headers=shared.headers,
                          retry_handlers=list(shared.retry_handlers or [])),
         authorize=identity,
-        signing_secret=settings.slack_signing_secret,
+        signing_secret=settings.signing_secret,
         process_before_response=True,  # answer when the listener returns; slow work goes to Services.after
         logger=logging.getLogger("partnerbot.bolt"),
     )

@@ -57,7 +57,7 @@ def cmd_socket(args) -> int:
     settings.require_slack(socket_mode=True)
     _playbook(settings)
     _check_database(settings)
-    SocketModeHandler(create_app(settings), settings.slack_app_token).start()
+    SocketModeHandler(create_app(settings), settings.app_token).start()
     return 0
 
 
@@ -197,7 +197,7 @@ def cmd_import_leads(args) -> int:
             print(f"{path}: nothing was imported: {error}", file=sys.stderr)
             return 1
         _print_import(path, report)
-        if report.outbox_ids and settings.slack_bot_token:
+        if report.outbox_ids and settings.bot_token:
             from bot.app import make_client
             from store import home
 
@@ -211,7 +211,7 @@ def cmd_import_leads(args) -> int:
             state = lead_import.delivery_state(session, report.outbox_ids)
     finally:
         engine.dispose()
-    _print_delivery(state, has_token=bool(settings.slack_bot_token))
+    _print_delivery(state, has_token=bool(settings.bot_token))
     return 0
 
 

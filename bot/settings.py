@@ -1,19 +1,28 @@
-"""Settings from the environment, checked at start with messages that say what to set."""
+"""Settings from the environment (and a `.env` file beside the process), checked at start with
+messages that say what to set.
+
+pydantic-settings reads them: `SLACK_BOT_TOKEN`, `SLACK_SIGNING_SECRET`, `SLACK_APP_TOKEN`,
+`SLACK_API_URL`, `DATABASE_URL`, `PLAYBOOK_PATH`, `PORT`, `PUBLIC_URL`. Tokens and the signing secret
+are `SecretStr`: a repr, a log line or a traceback shows `**********`, never the value; the one place
+that needs a value asks for it with `.get_secret_value()`.
+"""
 
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
+
+from pydantic import SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from store.db import DEFAULT_DATABASE_URL, normalise_database_url
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 
 
-class SettingsError(Exception):
+class SettingsError(ValueError):
     """A missing or malformed setting; the message names the variable and what to put there."""
 
 
@@ -35,59 +44,110 @@ def _slack_api_url(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-@dataclass(frozen=True)
-class Settings:
-    slack_bot_token: str = ""
-    slack_signing_secret: str = ""
-    slack_app_token: str = ""
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True, hide_input_in_errors=True)
+
+    slack_bot_token: SecretStr = SecretStr("")
+    slack_signing_secret: SecretStr = SecretStr("")
+    slack_app_token: SecretStr = SecretStr("")
     slack_api_url: str = SLACK_DEFAULT_API_URL
     database_url: str = DEFAULT_DATABASE_URL
     playbook_path: str | None = None
-    port: int = 3000
+    port: Any = 3000
     public_url: str = "https://partnerbot.example.com"
-    extra: dict = field(default_factory=dict)
 
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
-        env = os.environ if env is None else env
-        api_url = _slack_api_url(env.get("SLACK_API_URL") or SLACK_DEFAULT_API_URL)
-        port_text = env.get("PORT") or "3000"
+    def _stripped(cls, value):
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return SecretStr((value or "").strip())
+
+    @field_validator("slack_api_url", mode="before")
+    @classmethod
+    def _api_url(cls, value):
+        return _slack_api_url((value or "").strip() or SLACK_DEFAULT_API_URL)
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database_url(cls, value):
         try:
-            port = int(port_text)
-        except ValueError:
-            raise SettingsError(f"PORT must be a number, like 3000 (got {port_text!r}).") from None
-        if not 1 <= port <= 65535:
-            raise SettingsError(f"PORT must be between 1 and 65535 (got {port}).")
-        try:
-            database_url = normalise_database_url(env.get("DATABASE_URL"))
+            return normalise_database_url(value)
         except Exception as error:  # noqa: BLE001 - SQLAlchemy's ArgumentError and friends
             raise SettingsError(
                 f"DATABASE_URL is not a database URL ({error}). Use sqlite:///partnerbot.db or "
-                "postgresql://user:password@host:5432/dbname."
-            ) from None
-        return cls(
-            slack_bot_token=env.get("SLACK_BOT_TOKEN", "").strip(),
-            slack_signing_secret=env.get("SLACK_SIGNING_SECRET", "").strip(),
-            slack_app_token=env.get("SLACK_APP_TOKEN", "").strip(),
-            slack_api_url=api_url,
-            database_url=database_url,
-            playbook_path=env.get("PLAYBOOK_PATH") or None,
-            port=port,
-            public_url=(env.get("PUBLIC_URL") or "https://partnerbot.example.com").rstrip("/"),
-        )
+                "postgresql://user:password@host:5432/dbname.") from None
+
+    @field_validator("playbook_path", mode="before")
+    @classmethod
+    def _playbook_path(cls, value):
+        return value or None
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _port(cls, value):
+        text = str(value if value not in (None, "") else 3000).strip()
+        try:
+            port = int(text)
+        except ValueError:
+            raise SettingsError(f"PORT must be a number, like 3000 (got {text!r}).") from None
+        if not 1 <= port <= 65535:
+            raise SettingsError(f"PORT must be between 1 and 65535 (got {port}).")
+        return port
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _public_url(cls, value):
+        return (value or "https://partnerbot.example.com").rstrip("/")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """The settings from this environment (default: the process's, and `.env`); a SettingsError
+        naming the variable if one is malformed."""
+        try:
+            if env is None:
+                return cls()
+            fields = {name.upper(): name for name in cls.model_fields}
+            return cls.model_validate({fields[k.upper()]: v for k, v in env.items() if k.upper() in fields})
+        except ValidationError as error:
+            raise _first_problem(error) from None
+
+    @property
+    def bot_token(self) -> str:
+        return self.slack_bot_token.get_secret_value()
+
+    @property
+    def signing_secret(self) -> str:
+        return self.slack_signing_secret.get_secret_value()
+
+    @property
+    def app_token(self) -> str:
+        return self.slack_app_token.get_secret_value()
 
     def require_slack(self, *, socket_mode: bool = False) -> None:
         missing = []
-        if not self.slack_bot_token:
+        if not self.bot_token:
             missing.append("SLACK_BOT_TOKEN (the Bot User OAuth Token, xoxb-…, from OAuth & Permissions)")
-        elif not self.slack_bot_token.startswith("xoxb-"):
+        elif not self.bot_token.startswith("xoxb-"):
             raise SettingsError("SLACK_BOT_TOKEN must be a bot token starting with xoxb- (from OAuth & Permissions).")
         if socket_mode:
-            if not self.slack_app_token:
+            if not self.app_token:
                 missing.append("SLACK_APP_TOKEN (an app-level token, xapp-…, with connections:write, from Basic Information)")
-            elif not self.slack_app_token.startswith("xapp-"):
+            elif not self.app_token.startswith("xapp-"):
                 raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with xapp-.")
-        elif not self.slack_signing_secret:
+        elif not self.signing_secret:
             missing.append("SLACK_SIGNING_SECRET (from Basic Information → App Credentials)")
         if missing:
             raise SettingsError("Set these environment variables before starting:\n  " + "\n  ".join(missing))
+
+
+def _first_problem(error: ValidationError) -> SettingsError:
+    for problem in error.errors():
+        cause = (problem.get("ctx") or {}).get("error")
+        if isinstance(cause, SettingsError):
+            return cause
+    problem = error.errors()[0]
+    name = ".".join(str(part) for part in problem.get("loc", ())).upper()
+    return SettingsError(f"{name}: {problem.get('msg')}")
+
+

@@ -27,7 +27,7 @@ log = logging.getLogger("partnerbot.web")
 
 def make_wsgi(app: App):
     engine = app.services.engine
-    secret = app.services.settings.slack_signing_secret
+    secret = app.services.settings.signing_secret
 
     def slack(environ, start_response):
         try:

@@ -482,3 +482,23 @@ def test_cli_as_a_process_migrates_and_rejects_a_bad_import(tmp_path):
     good = _cli("import", "partners", str(GOOD_CSV), env=env)
     assert good.returncode == 0, good.stderr
     assert f"{len(data_rows(GOOD_CSV))} added" in good.stdout
+
+
+def test_settings_never_show_their_secrets():
+    settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1-2-tokenvalue", "SLACK_SIGNING_SECRET": "signingvalue",
+                                  "SLACK_APP_TOKEN": "xapp-appvalue"})
+    assert settings.bot_token == "xoxb-1-2-tokenvalue" and settings.signing_secret == "signingvalue"
+    for shown in (repr(settings), str(settings), settings.model_dump_json(), f"{settings!r}"):
+        assert "tokenvalue" not in shown and "signingvalue" not in shown and "appvalue" not in shown
+
+
+def test_settings_come_from_a_dot_env_file_and_the_environment_wins(tmp_path, monkeypatch):
+    for name in ("SLACK_BOT_TOKEN", "PORT", "PLAYBOOK_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-from-dotenv\nPORT=4100\nPLAYBOOK_PATH=ops/playbook.yml\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PORT", "4200")
+    settings = Settings.from_env()
+    assert settings.bot_token == "xoxb-from-dotenv"
+    assert settings.playbook_path == "ops/playbook.yml"
+    assert settings.port == 4200

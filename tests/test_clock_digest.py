@@ -194,8 +194,8 @@ def test_the_cli_refuses_bad_input(cli_env, capsys):
 def test_the_cli_refuses_to_post_a_month_that_is_not_over_and_the_clock_still_posts_it(
         cli_env, monkeypatch, settings, sessions, slack, digest_playbook, capsys):
     """Posting a running month would use up its key: the clock would never post the complete digest."""
-    monkeypatch.setenv("SLACK_BOT_TOKEN", settings.slack_bot_token)
-    monkeypatch.setenv("SLACK_SIGNING_SECRET", settings.slack_signing_secret)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", settings.bot_token)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", settings.signing_secret)
     monkeypatch.setenv("SLACK_API_URL", settings.slack_api_url)
     local = clock.now().astimezone(digest_playbook.tz)
     running = f"{local:%Y-%m}"
@@ -216,8 +216,8 @@ def test_the_cli_refuses_to_post_a_month_that_is_not_over_and_the_clock_still_po
 
 
 def test_the_cli_posts_once(cli_env, monkeypatch, settings, sessions, slack, october, capsys):
-    monkeypatch.setenv("SLACK_BOT_TOKEN", settings.slack_bot_token)
-    monkeypatch.setenv("SLACK_SIGNING_SECRET", settings.slack_signing_secret)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", settings.bot_token)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", settings.signing_secret)
     monkeypatch.setenv("SLACK_API_URL", settings.slack_api_url)
     assert main(["digest", "--month", "2026-10", "--channel", "C0ONDEMAND"]) == 0
     assert "The 2026-10 digest: 2 message(s) sent to C0ONDEMAND." in capsys.readouterr().out
