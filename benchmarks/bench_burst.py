@@ -70,9 +70,9 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
 from benchmarks import bench_handoff as h  # noqa: E402
-from bot import simulate as s  # noqa: E402
-from bot.simulate import SlackSimulator  # noqa: E402
-from bot.slack_standin import SlackStandin  # noqa: E402
+from slackkit import simulator as s  # noqa: E402
+from slackkit.simulator import SlackSimulator  # noqa: E402
+from slackkit.webapi import SlackStandin  # noqa: E402
 from store.db import make_engine, normalise_database_url  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.models import Lead, LeadConflict, OutboxMessage  # noqa: E402

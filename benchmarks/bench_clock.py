@@ -60,7 +60,7 @@ from benchmarks.bench_handoff import (  # noqa: E402
     COMPANY_FORMS, DOMAIN_FIRST, DOMAIN_SECOND, MANAGERS, MARKETS, NEXT_STEPS, PARTNER_ROOTS,
     PARTNER_SUFFIXES, PROBLEMS, REPS, TLDS, _slack_id, reset_database,
 )
-from bot.slack_standin import SlackStandin  # noqa: E402
+from slackkit.webapi import SlackStandin  # noqa: E402
 from scheduling.clock import run_jobs  # noqa: E402
 from scheduling import jobs as registry  # noqa: E402
 from scheduling.jobs import Job, load_all  # noqa: E402

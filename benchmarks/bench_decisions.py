@@ -109,9 +109,9 @@ from benchmarks.bench_handoff import (
     wait_http,
     web_argv,
 )
-from bot import simulate as s
-from bot.simulate import Answer, SlackSimulator
-from bot.slack_standin import SlackStandin, _json
+from slackkit import simulator as s
+from slackkit.simulator import Answer, SlackSimulator
+from slackkit.webapi import SlackStandin, _json
 from store.db import make_engine, normalise_database_url
 from bot.compose import session_factory
 from store.migrate import upgrade

@@ -68,8 +68,8 @@ if str(ROOT) not in sys.path:
 from slack_sdk import WebClient  # noqa: E402
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
-from bot import simulate as s  # noqa: E402
-from bot.simulate import Answer, SlackSimulator  # noqa: E402
+from slackkit import simulator as s  # noqa: E402
+from slackkit.simulator import Answer, SlackSimulator  # noqa: E402
 from store.db import make_engine, normalise_database_url  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.models import AuditEvent, Handoff, Lead, LeadConflict, OutboxMessage, Partner  # noqa: E402
@@ -918,7 +918,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # the Slack stand-in, answering at once
         standin_port = free_port()
-        standin = processes.start("stand-in", [sys.executable, "-m", "bot.slack_standin", "--port", str(standin_port),
+        standin = processes.start("stand-in", [sys.executable, "-m", "slackkit.webapi", "--port", str(standin_port),
                                                "--token", TOKEN], env=dict(os.environ), log_path=workdir / "standin.log")
         standin_root = f"http://127.0.0.1:{standin_port}"
         api_url = f"{standin_root}/api/"

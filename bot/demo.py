@@ -10,11 +10,11 @@ import textwrap
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot import simulate as s
+from slackkit import simulator as s
 from bot.app import build_services, create_app
 from bot.settings import Settings
-from bot.simulate import LocalServer, SlackSimulator
-from bot.slack_standin import SlackStandin
+from slackkit.simulator import LocalServer, SlackSimulator
+from slackkit.webapi import SlackStandin
 from bot.web import make_wsgi
 from store.db import transaction
 from store.migrate import upgrade

@@ -17,8 +17,8 @@ from sqlalchemy.pool import NullPool
 
 from bot.app import build_services, create_app
 from bot.settings import Settings
-from bot.simulate import LocalServer, SlackSimulator
-from bot.slack_standin import SlackStandin
+from slackkit.simulator import LocalServer, SlackSimulator
+from slackkit.webapi import SlackStandin
 from bot.web import make_wsgi
 from bot.compose import session_factory
 from store.db import make_engine, normalise_database_url

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import simulate as s
+from slackkit import simulator as s
 from tests.conftest import BEA, OMAR
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from bot import simulate as s
+from slackkit import simulator as s
 from store import actions, issues
 from store.models import ActionItem, AuditEvent, OutboxMessage
 from tests.conftest import BEA, MIA, NOAH, OMAR, RIYA, STAN, eventually

@@ -18,8 +18,8 @@ from itertools import combinations
 import pytest
 from sqlalchemy import select, update
 
-from bot import simulate as s
-from bot.simulate import SlackSimulator
+from slackkit import simulator as s
+from slackkit.simulator import SlackSimulator
 from scheduling.clock import run_jobs
 from store import clock, handoffs, outbox
 from store.models import Lead, LeadConflict, LeadRefresh, OutboxMessage

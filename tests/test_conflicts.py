@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import func, select, update
 
-from bot import simulate as s
+from slackkit import simulator as s
 from store.models import AuditEvent, Lead, LeadConflict
 from tests.conftest import BEA, MIA, NOAH, OMAR, RIYA, STAN, eventually
 from tests.helpers import handoff_form

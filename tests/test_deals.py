@@ -11,7 +11,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from bot import simulate as s
+from slackkit import simulator as s
 from store.models import AuditEvent, Lead, LeadDebrief, LeadStageChange, OutboxMessage
 from store.playbook import parse_playbook
 from tests.conftest import BEA, MIA, OMAR, RIYA, STAN, TEST_PLAYBOOK, eventually

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import simulate as s
-from bot.slack_standin import check_message, check_view
+from slackkit import simulator as s
+from slackkit.blockkit import check_message, check_view
 from messages.text import inline_text
 from messages import deals as views
 from messages.handoff import LeadView

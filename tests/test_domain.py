@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.slack_standin import check_message
+from slackkit.blockkit import check_message
 from messages.handoff import ConflictRef, LeadView, lead_card
 from messages.text import escape, unescape
 from store.handoffs import normalise_domain, parse_lead_ref

@@ -15,7 +15,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from bot import simulate as s
+from slackkit import simulator as s
 from store import escalations
 from store.models import ActionItem, AuditEvent, Escalation, OutboxMessage
 from store.playbook import parse_playbook

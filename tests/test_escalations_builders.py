@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.slack_standin import check_message, check_view
+from slackkit.blockkit import check_message, check_view
 from messages.text import inline_text
 from messages import escalations as views
 from store import escalations, handoffs

@@ -11,7 +11,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from bot import simulate as s
+from slackkit import simulator as s
 from store import outbox
 from store.models import AuditEvent, Lead, OutboxMessage
 from tests.conftest import BEA, OMAR, RIYA, STAN, eventually

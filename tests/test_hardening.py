@@ -17,12 +17,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 from hypothesis import HealthCheck, given, settings as fuzz_settings, strategies as st
 
-from bot import simulate as s
+from slackkit import simulator as s
 from bot.app import build_services, create_app
 from bot.cli import main
 from bot.errors import FORM_SORRY, form_error
 from bot.settings import Settings
-from bot.simulate import LocalServer, SlackSimulator
+from slackkit.simulator import LocalServer, SlackSimulator
 from bot.web import make_wsgi
 from tests.conftest import OMAR, RIYA, SIGNING_SECRET, TOKEN, eventually
 from tests.helpers import handoff_form, modal_errors

@@ -13,8 +13,8 @@ import json
 import pytest
 from sqlalchemy import insert, select
 
-from bot import simulate as s
-from bot.simulate import TEAM
+from slackkit import simulator as s
+from slackkit.simulator import TEAM
 from store import home, metrics
 from store.db import transaction
 from store.models import ActionItem, Escalation, HomeTab, Lead, Partner

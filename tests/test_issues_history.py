@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from bot import simulate as s
+from slackkit import simulator as s
 from store import audit
 from store.models import AuditEvent, PerformanceIssue
 from tests.conftest import BEA, MIA, OMAR, RIYA, STAN

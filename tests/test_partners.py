@@ -12,7 +12,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from bot import simulate as s
+from slackkit import simulator as s
 from messages.partners import partner_list
 from store import permissions
 from store.errors import ImportFailed, NotAllowed

@@ -1,4 +1,4 @@
-"""Tests for bot.slack_standin, driven through a real slack_sdk.WebClient."""
+"""Tests for slackkit.webapi (and the Block Kit checks it runs), driven through a real slack_sdk.WebClient."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.slack_standin import Call, SlackStandin
+from slackkit.webapi import Call, SlackStandin
 
 TOKEN = "xoxb-test-token"
 
@@ -764,7 +764,7 @@ def test_bolt_app_starts_against_standin(slack):
 def test_main_serves_in_the_foreground():
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.slack_standin", "--port", "0", "--token", TOKEN],
+        [sys.executable, "-m", "slackkit.webapi", "--port", "0", "--token", TOKEN],
         cwd=root,
         stdout=subprocess.PIPE,
         text=True,

@@ -12,7 +12,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from bot import simulate as s
+from slackkit import simulator as s
 from bot.errors import SORRY
 from store.models import ActionItem, Escalation, Lead, Partner, PerformanceIssue
 from store.playbook import parse_playbook

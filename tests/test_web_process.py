@@ -17,8 +17,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot.simulate import SlackSimulator
-from bot.slack_standin import SlackStandin
+from slackkit.simulator import SlackSimulator
+from slackkit.webapi import SlackStandin
 from tests.conftest import RIYA, SIGNING_SECRET, TOKEN, scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]

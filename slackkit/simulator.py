@@ -1,8 +1,22 @@
-"""Requests shaped and signed exactly as Slack sends them, for tests, the demo and benchmarks.
+"""A Slack user played against a running app: requests shaped as Slack sends them, signed with the
+app's signing secret (slackkit.signing), for tests, ``partnerbot demo``, benchmarks and the coming
+sandbox.
 
-Slash commands are form posts; interactions (`block_actions`, `view_submission`,
-`block_suggestion`) are a form field `payload` holding JSON. Each is signed with the app's
-signing secret (`v0=` HMAC-SHA256 of `v0:timestamp:body`) using slack_sdk's SignatureVerifier.
+The rules of Slack's it follows (docs.slack.dev: slash commands, interactivity payloads):
+
+- a slash command is a form post (``application/x-www-form-urlencoded``) with ``command``,
+  ``text``, ``user_id``, ``channel_id``, ``team_id``, ``response_url`` and a fresh ``trigger_id``;
+- an interaction is a form post whose one field ``payload`` holds JSON: ``block_actions`` for a
+  button or a select in a message (with the message as its container and a ``response_url``) or in
+  the App Home (the home view as its container, no ``response_url``), ``view_submission`` with the
+  view's ``state.values`` (``{block_id: {action_id: element value}}``, each element's value in the
+  shape Slack reports it: ``value``, ``selected_option``, ``selected_user`` ...) and its
+  ``private_metadata``, ``block_suggestion`` for an external select's type-ahead;
+- every request is signed (``X-Slack-Request-Timestamp``, ``X-Slack-Signature``), unless a test
+  forges the signature or the timestamp on purpose;
+- each trigger_id is new (Slack's are single-use).
+
+``LocalServer`` serves a WSGI app (the real one, or a bare one) on loopback for it to post to.
 """
 
 from __future__ import annotations
@@ -15,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from slack_sdk.signature import SignatureVerifier
+from slackkit.signing import RequestSigner
 
 _counter = itertools.count(1)
 TEAM = {"id": "T0PARTNER", "domain": "acme-sales"}
@@ -78,16 +92,15 @@ class SlackSimulator:
         self.url = url
         parts = urlsplit(url)
         self._host, self._port, self._path = parts.hostname, parts.port or 80, parts.path or "/"
-        self._verifier = SignatureVerifier(signing_secret)
+        self._signer = RequestSigner(signing_secret)
         self.response_url = response_url
         self._conn: http.client.HTTPConnection | None = None
 
     # transport
     def post(self, body: str, *, content_type="application/x-www-form-urlencoded", timestamp: int | None = None,
              signature: str | None = None, headers: dict | None = None) -> Answer:
-        ts = str(int(time.time()) if timestamp is None else timestamp)
-        sig = signature or self._verifier.generate_signature(timestamp=ts, body=body)
-        all_headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig,
+        all_headers = {"Content-Type": content_type,
+                       **self._signer.headers(body, timestamp=timestamp, signature_override=signature),
                        **(headers or {})}
         started = time.perf_counter()
         for attempt in (1, 2):
