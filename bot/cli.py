@@ -17,9 +17,16 @@ def _settings() -> Settings:
 
 
 def _playbook(settings: Settings):
-    from bot.app import load_configured_playbook
+    from bot.compose import load_configured_playbook
 
     return load_configured_playbook(settings)
+
+
+def _running(settings: Settings, playbook=None):
+    """The command's services, built by the composition root (closed when the command ends)."""
+    from bot.compose import running
+
+    return running(settings, playbook=playbook)
 
 
 def _check_database(settings: Settings) -> None:
@@ -66,9 +73,10 @@ def cmd_clock(args) -> int:
 
     settings = _settings()
     settings.require_slack()
-    _playbook(settings)
+    playbook = _playbook(settings)
     _check_database(settings)
-    run_clock(settings)
+    with _running(settings, playbook) as services:
+        run_clock(services)
     return 0
 
 
@@ -79,7 +87,8 @@ def cmd_tick(args) -> int:
     now = dt.datetime.fromisoformat(args.now.replace("Z", "+00:00")) if args.now else None
     if now is not None and now.tzinfo is None:
         raise SettingsError("--now needs a time zone, like 2026-12-01T14:00:00Z.")
-    report = tick(settings, now=now)
+    with _running(settings) as services:
+        report = tick(services, now=now)
     print(report.summary())
     return 1 if report.failed_jobs else 0
 
@@ -91,8 +100,9 @@ def cmd_digest(args) -> int:
     playbook = _playbook(settings)
     _check_database(settings)
     try:
-        lines = on_demand(settings, playbook, month=args.month, channels=args.channel, dry_run=args.dry_run,
-                          chart_path=args.chart)
+        with _running(settings, playbook) as services:
+            lines = on_demand(services, month=args.month, channels=args.channel, dry_run=args.dry_run,
+                              chart_path=args.chart)
     except ValueError as error:
         raise SettingsError(str(error)) from None
     print("\n".join(lines))
@@ -136,8 +146,6 @@ def _print_problems(path: Path, problems: list[tuple[int, str]]) -> None:
 
 
 def cmd_import_partners(args) -> int:
-    from store.db import make_engine, transaction
-    from bot.compose import session_factory
     from store.errors import ImportFailed
     from store.partners import import_partners_csv
 
@@ -146,23 +154,18 @@ def cmd_import_partners(args) -> int:
     _check_database(settings)
     path = Path(args.file)
     text = _csv_text(path)
-    engine = make_engine(settings.database_url)
     try:
-        with transaction(session_factory(engine)) as session:
+        with _running(settings, playbook) as services, services.transaction() as session:
             report = import_partners_csv(session, text, playbook=playbook)
     except ImportFailed as failure:
         _print_problems(path, failure.problems)
         return 1
-    finally:
-        engine.dispose()
     print(f"{path}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged")
     return 0
 
 
 def cmd_import_leads(args) -> int:
-    from store import lead_import
-    from store.db import make_engine, transaction
-    from bot.compose import session_factory
+    from store import events, lead_import
     from store.errors import DomainError, ImportFailed
 
     settings = _settings()
@@ -183,13 +186,12 @@ def cmd_import_leads(args) -> int:
         print(f"{path}: {total:,} rows checked; handing off {total:,} leads…" if done == 0 else
               f"{path}: {done:,} of {total:,} handed off", file=sys.stderr, flush=True)
 
-    engine = make_engine(settings.database_url)
-    try:
-        sessions = session_factory(engine)
+    with _running(settings, playbook) as services:
         try:
-            with transaction(sessions) as session:
+            with services.transaction() as session:
                 report = lead_import.import_leads_csv(session, text, playbook=playbook, sender=sender,
                                                       progress=progress)
+            outbox_ids = sorted(set(report.outbox_ids + events.written(session)))
         except ImportFailed as failure:
             _print_problems(path, failure.problems)
             return 1
@@ -197,20 +199,11 @@ def cmd_import_leads(args) -> int:
             print(f"{path}: nothing was imported: {error}", file=sys.stderr)
             return 1
         _print_import(path, report)
-        if report.outbox_ids and settings.bot_token:
-            from bot.app import make_client
-            from store import home
-
-            client = make_client(settings)
-            delivered = lead_import.deliver(sessions, client, report.outbox_ids)
+        if outbox_ids and settings.bot_token:
             # As /handoff and the clock do: the owners (and senders) who use the App Home see the new leads.
-            with sessions() as session:
-                people = home.audiences(session, delivered.sent)
-            home.publish_for(sessions, client, playbook, people)
-        with sessions() as session:
-            state = lead_import.delivery_state(session, report.outbox_ids)
-    finally:
-        engine.dispose()
+            services.deliver_import(outbox_ids)
+        with services.sessions() as session:
+            state = lead_import.delivery_state(session, outbox_ids)
     _print_delivery(state, has_token=bool(settings.bot_token))
     return 0
 
@@ -262,17 +255,14 @@ def _since(text: str | None) -> dt.date | None:
 
 def cmd_export(args) -> int:
     from store import exports
-    from store.db import make_engine
-    from bot.compose import session_factory
     from store.errors import NotFound
 
     settings = _settings()
     playbook = _playbook(settings)
     since = _since(args.since)
     _check_database(settings)
-    engine = make_engine(settings.database_url)
-    try:
-        with session_factory(engine)() as session:
+    with _running(settings, playbook) as services:
+        with services.sessions() as session:
             try:
                 filters = exports.make_filters(session, playbook=playbook, since=since, partner=args.partner)
             except NotFound as error:
@@ -300,22 +290,16 @@ def cmd_export(args) -> int:
             except OSError as error:  # e.g. the disk filled up
                 print(f"partnerbot: --output {args.output}: {error.strerror}; the file is incomplete.", file=sys.stderr)
                 return 1
-    finally:
-        engine.dispose()
     print(f"{args.output}: {count} {args.kind} written")
     return 0
 
 
 def cmd_outbox(args) -> int:
     from store import outbox
-    from store.db import make_engine
-    from bot.compose import session_factory
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
-    with session_factory(engine)() as session:
+    with _running(settings, _playbook(settings)) as services, services.sessions() as session:
         rows = outbox.waiting(session)
-    engine.dispose()
     if not rows:
         print("The outbox is empty: every message has been sent.")
         return 0

@@ -2,6 +2,9 @@
 delivery. Deadlines live in the database and every piece of due work is claimed in a way two
 clocks cannot both win, so running two clocks (or a catch-up `partnerbot tick`) is safe.
 
+Both take the process's services from the composition root (bot.compose.build_services): the
+sessions, the playbook, the Slack adapter and the one deliver-and-refresh path (`services.deliver`).
+
 SIGTERM (every deploy sends it) or SIGINT stops the clock cleanly: the send in flight finishes and is
 recorded, the rest of its claims are handed back at once (another clock sends them on its next pass,
 not CLAIM_SECONDS later), no further job starts, and the process exits 0. A second signal stops it
@@ -22,11 +25,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.settings import Settings
 from scheduling.jobs import ClockContext, load_all
-from store import clock, home, outbox
-from store.db import make_engine
-from bot.compose import session_factory
+from store import clock, outbox
 
 log = logging.getLogger("partnerbot.clock")
 TICK_SECONDS = 60
@@ -72,32 +72,21 @@ def run_jobs(sessions, client, playbook, *, now: dt.datetime, stop: Callable[[],
     return report
 
 
-def tick(settings: Settings, *, now: dt.datetime | None = None, client=None, playbook=None, deliver: bool = True) -> TickReport:
+def tick(services, *, now: dt.datetime | None = None, deliver: bool = True) -> TickReport:
     """One pass of all work due at `now`, then deliver what is due (operators catch up with it).
 
     Everything in it, delivery and Home refreshes included, runs as if the machine's clock read
     `now`, whether that is before or after the real time. SIGTERM or SIGINT (when run in the main
     thread) ends it after the send in flight, as for the clock."""
-    from bot.app import load_configured_playbook, make_client
-
     now = now or clock.now()
-    engine = make_engine(settings.database_url)
-    try:
-        with clock.travelled_to(now), stop_requested_by_signals() as stop:
-            sessions = session_factory(engine)
-            client = client or make_client(settings)
-            playbook = playbook or load_configured_playbook(settings)
-            report = run_jobs(sessions, client, playbook, now=now, stop=stop)
-            if deliver and not stop():
-                report.delivery = outbox.deliver(sessions, client, stop=stop)  # on the moved clock, after the pass
-                if not stop():
-                    refresh_homes(sessions, client, playbook, report.delivery.sent)
-            report.stopped = stop()
-        if report.stopped:
-            log.warning("tick stopped by a signal: what it did not get to waits for the next pass")
-        return report
-    finally:
-        engine.dispose()
+    with clock.travelled_to(now), stop_requested_by_signals() as stop:
+        report = run_jobs(services.sessions, services.client, services.playbook, now=now, stop=stop)
+        if deliver and not stop():
+            report.delivery = services.deliver(stop=stop)  # on the moved clock, after the pass
+        report.stopped = stop()
+    if report.stopped:
+        log.warning("tick stopped by a signal: what it did not get to waits for the next pass")
+    return report
 
 
 @contextmanager
@@ -127,34 +116,19 @@ def stop_requested_by_signals() -> Iterator[Callable[[], bool]]:
         restore()
 
 
-def refresh_homes(sessions, client, playbook, sent: list[int]) -> list[str]:
-    """The App Homes of the people whose reminders and cards just went out show the change."""
-    with sessions() as session:
-        people = home.audiences(session, sent)
-    return home.publish_for(sessions, client, playbook, people)
-
-
-def run_clock(settings: Settings) -> None:
+def run_clock(services) -> None:
     """The clock process, until SIGTERM or SIGINT: then it stops cleanly (see the module docstring)."""
-    from bot.app import load_configured_playbook, make_client
-
-    engine = make_engine(settings.database_url)
-    sessions = session_factory(engine)
-    client = make_client(settings)
-    playbook = load_configured_playbook(settings)
     stopping = threading.Event()
 
     def due_work() -> None:
-        report = run_jobs(sessions, client, playbook, now=clock.now(), stop=stopping.is_set)
+        report = run_jobs(services.sessions, services.client, services.playbook, now=clock.now(), stop=stopping.is_set)
         if report.done or report.failed_jobs:
             log.info("tick: %s", report.summary())
 
     def drain_outbox() -> None:
         if stopping.is_set():
             return
-        report = outbox.deliver(sessions, client, stop=stopping.is_set)
-        if not stopping.is_set():
-            refresh_homes(sessions, client, playbook, report.sent)
+        report = services.deliver(stop=stopping.is_set)
         if report.sent or report.retrying or report.failed:
             log.info("outbox: sent %d, retrying %d, failed %d", len(report.sent), len(report.retrying), len(report.failed))
 
@@ -183,5 +157,4 @@ def run_clock(settings: Settings) -> None:
              signal.Signals(received).name)
     stopping.set()
     scheduler.shutdown(wait=True)  # no new runs; waits for the running ones, which stop at the next send
-    engine.dispose()
     log.info("clock stopped")

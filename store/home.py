@@ -1,10 +1,10 @@
-"""App Home: what a person's dashboard shows, and publishing it.
+"""App Home: what a person's dashboard shows (bot.services publishes it).
 
 A dashboard is read in a fixed number of queries whatever the person's workload: the leads waiting
 on them, their open actions (overdue first), the escalations waiting for their decision, and —
 for partner managers and admins — a page of partner scorecards (store/scorecards.py) narrowed by
 the filters they chose, which are kept in `home_tabs` so a refresh caused by the clock or by
-someone else's click keeps them; a change Slack refuses to show is taken back (`show`), so what is
+someone else's click keeps them; a change Slack refuses to show is taken back (`take_back`), so what is
 kept is what the person sees. Only people who have opened the Home tab get refreshes.
 """
 
@@ -17,13 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import String, case, cast, func, or_, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from store import actions as action_store
 from store import escalations as escalation_store
 from store import handoffs, metrics, scorecards
-from store.db import transaction
 from store.models import ActionItem, Escalation, HomeTab, Lead, Partner
 from store.playbook import Playbook
 from store.scorecards import TREND_REGRESSING, PartnerInfo, Scorecard
@@ -197,56 +195,21 @@ def take_back(session: Session, user_id: str, *, saved: dict[str, Any], previous
     return True
 
 
-def show(sessions: sessionmaker[Session], client, playbook: Playbook, user_id: str, **changes: Any) -> dict:
-    """Keep what a person asked their Home to show (an open, a filter, a page), then publish it; the
-    view sent. Kept first, so a click on the new Home always finds its filters and page. If Slack
-    refuses the Home, the change is taken back before the error goes on: the filters and page kept are
-    always those of a Home Slack took, so reopening shows that one instead of failing again."""
-    previous, saved = {}, None
-    try:
-        with transaction(sessions) as session:
-            tab = session.get(HomeTab, user_id)
-            previous = dict(tab.filters) if tab is not None else {}
-            saved = change_filters(session, user_id, **changes) if changes else remember(session, user_id)
-    except IntegrityError:  # two opens at once both inserted the row: it is there either way
-        saved = None
-    try:
-        return publish(sessions, client, playbook, user_id)
-    except Exception:
-        if changes and saved is not None:
-            with transaction(sessions) as session:
-                take_back(session, user_id, saved=saved, previous=previous)
-        raise
+def keep(session: Session, user_id: str, **changes: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Keep what a person asked their Home to show (an open, a filter, a page), before it is published:
+    the filters kept before, and those kept now (for take_back if Slack refuses the new Home)."""
+    tab = session.get(HomeTab, user_id)
+    previous = dict(tab.filters) if tab is not None else {}
+    saved = change_filters(session, user_id, **changes) if changes else remember(session, user_id)
+    return previous, saved
 
 
-def publish(sessions: sessionmaker[Session], client, playbook: Playbook, user_id: str, *,
-            now: dt.datetime | None = None) -> dict:
-    """Read and publish one person's Home (views.publish); the view sent."""
-    from messages.home import home_view
-
-    with sessions() as session:
-        board = dashboard(session, playbook, user_id, now=now)
-    view = home_view(board)
-    client.views_publish(user_id=user_id, view=view)
-    return view
-
-
-def publish_for(sessions: sessionmaker[Session], client, playbook: Playbook, user_ids: Iterable[str]) -> list[str]:
-    """Refresh the Homes of those of these people who use it; a failure is logged, never raised
-    (a stale Home is refreshed again when it is next opened)."""
+def users_of_home(session: Session, user_ids: Iterable[str]) -> list[str]:
+    """Those of these people who have opened their Home (only they get refreshes)."""
     wanted = {u for u in user_ids if u and u[:1] in ("U", "W")}
     if not wanted:
         return []
-    with sessions() as session:
-        users = list(session.scalars(select(HomeTab.user_id).where(HomeTab.user_id.in_(sorted(wanted)))))
-    done = []
-    for user_id in users:
-        try:
-            publish(sessions, client, playbook, user_id)
-            done.append(user_id)
-        except Exception:  # noqa: BLE001 - the change itself is saved; its Home catches up on the next open
-            log.exception("refreshing the Home of %s failed", user_id)
-    return done
+    return list(session.scalars(select(HomeTab.user_id).where(HomeTab.user_id.in_(sorted(wanted)))))
 
 
 def audiences(session: Session, outbox_ids: Iterable[int]) -> set[str]:

@@ -269,12 +269,12 @@ def import_leads_csv(session: Session, text: str, *, playbook: Playbook, sender:
 
 # --- after commit -----------------------------------------------------------------------------------
 
-def deliver(factory: sessionmaker[Session], client, ids: list[int], *, batch: int = 200) -> outbox.DeliveryReport:
+def deliver(factory: sessionmaker[Session], sender: outbox.Sender, ids: list[int], *, batch: int = 200) -> outbox.DeliveryReport:
     """Send an import's queued messages now, in order. At the first sign of Slack trouble (an
     error worth retrying) stop: the rest stay in the outbox, and the clock sends them later."""
     total = outbox.DeliveryReport()
     for chunk in (ids[i:i + batch] for i in range(0, len(ids), batch)):
-        report = outbox.deliver(factory, client, ids=chunk, limit=batch)
+        report = outbox.deliver(factory, sender, ids=chunk, limit=batch)
         total.add(report)
         if report.retrying or not (report.sent or report.failed):
             break

@@ -26,17 +26,14 @@ click) go out at once: a few messages from one action are a burst Slack allows.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import and_, bindparam, or_, select, text, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -51,27 +48,23 @@ PACE_SECONDS = 1.0  # Slack: about one message a second per channel
 PACED_METHODS = ("chat.postMessage", "files.upload_v2")  # what appears as a new message in a channel
 CHANNEL_LOCK_SPACE = 7301  # first key of the Postgres advisory locks that pace channels across clocks
 SEND_BUDGET_SECONDS = CLAIM_SECONDS / 3  # stop well before our claims lapse (one send: up to 2 tries x 10 s)
-# Errors that retrying will not cure: the row is marked failed (kept, listed by `partnerbot outbox`).
-PERMANENT_ERRORS = frozenset(
-    {
-        "invalid_blocks",
-        "invalid_arguments",
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "msg_too_long",
-        "no_text",
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "missing_scope",
-        "user_not_found",
-        "cannot_dm_bot",
-        "message_not_found",
-        "cant_update_message",
-    }
-)
+
+
+class NotSent(Exception):
+    """Slack did not take a message. `permanent`: retrying will not cure it (the row is marked failed);
+    `rate_limited`: a 429, which holds back the channel's other waiting rows until `retry_after`."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, rate_limited: bool = False,
+                 retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason, self.permanent, self.rate_limited, self.retry_after = reason, permanent, rate_limited, retry_after
+
+
+class Sender(Protocol):
+    """What delivery needs of Slack (bot.slack.Slack is the one there is)."""
+
+    def send(self, row: OutboxMessage, original: OutboxMessage | None) -> tuple[str | None, str | None]:
+        """Send one row (an edit names its posted `original`); where it landed. Raises NotSent."""
 
 
 def post(
@@ -313,39 +306,11 @@ def _lock_in_id_order(session: Session, condition) -> None:
                         .with_for_update(key_share=True))
 
 
-def _status_code(error: Exception | None) -> int | None:
-    response = getattr(error, "response", None)
-    return getattr(response, "status_code", None) if response is not None else None
-
-
-def _retry_after(error: Exception, attempts: int) -> float:
-    response = getattr(error, "response", None)
-    if _status_code(error) == 429:
-        headers = {k.lower(): v for k, v in (response.headers or {}).items()}
-        value = headers.get("retry-after")
-        if isinstance(value, list):
-            value = value[0] if value else None
-        try:
-            return max(1.0, float(value))
-        except (TypeError, ValueError):
-            pass
+def _retry_delay(outcome: "_Outcome", attempts: int) -> float:
+    """Seconds until the next try: Slack's Retry-After for a 429, else a backoff that doubles."""
+    if outcome.retry_after is not None:
+        return outcome.retry_after
     return float(min(MAX_BACKOFF_SECONDS, 15 * 2 ** max(0, attempts - 1)))
-
-
-def _send(client: WebClient, row: OutboxMessage, original: OutboxMessage | None) -> tuple[str, str]:
-    message = dict(row.payload)
-    if row.method == "files.upload_v2":
-        # payload: filename, title, initial_comment, content_base64 (an image made by the clock)
-        content = base64.b64decode(message.pop("content_base64"))
-        response = client.files_upload_v2(channel=row.channel, content=content, **message)
-        return row.channel, (response.get("file") or {}).get("id")
-    if row.method == "chat.update":
-        if original is None or not original.result_ts:
-            raise LookupError("the message to update has not been sent yet")
-        response = client.chat_update(channel=original.result_channel, ts=original.result_ts, **message)
-    else:
-        response = client.chat_postMessage(channel=row.channel, **message)
-    return response.get("channel") or row.channel, response.get("ts")
 
 
 @dataclass
@@ -355,12 +320,13 @@ class _Outcome:
     ts: str | None = None
     reason: str | None = None
     permanent: bool = False
-    error: Exception | None = None
+    rate_limited: bool = False
+    retry_after: float | None = None
 
 
 def deliver(
     factory: sessionmaker[Session],
-    client: WebClient,
+    sender: Sender,
     *,
     ids: list[int] | None = None,
     now: dt.datetime | None = None,
@@ -377,12 +343,12 @@ def deliver(
     # Given an instant, delivery happens at it (sent times, follow-up edits); otherwise at the clock's now.
     with clock.travelled_to(now, tick=False) if now is not None else contextlib.nullcontext():
         now = clock.now()
-        report = _deliver_once(factory, client, ids, now, limit, stop)
+        report = _deliver_once(factory, sender, ids, now, limit, stop)
         follow_ups = report.follow_ups
         for _ in range(3):
             if not follow_ups or stop():
                 break
-            more = _deliver_once(factory, client, follow_ups, now, limit, stop)
+            more = _deliver_once(factory, sender, follow_ups, now, limit, stop)
             report.add(more)
             follow_ups = more.follow_ups
     return report
@@ -392,7 +358,7 @@ def _never() -> bool:
     return False
 
 
-def _deliver_once(factory, client, ids, now, limit, stop: Callable[[], bool]) -> DeliveryReport:
+def _deliver_once(factory, sender: Sender, ids, now, limit, stop: Callable[[], bool]) -> DeliveryReport:
     report = DeliveryReport()
     claimed = _claim(factory, ids, now, limit)
     unrecorded = {row.id for row, _ in claimed}  # claims to hand back if the pass ends early
@@ -406,10 +372,10 @@ def _deliver_once(factory, client, ids, now, limit, stop: Callable[[], bool]) ->
                     break
                 if (row.channel, row.method) in held:
                     continue  # Retry-After holds its whole channel (recorded on the row); handed back below
-                outcome = _attempt(client, row, original)
+                outcome = _attempt(sender, row, original)
                 _merge(report, _record(session, outcome, now))
                 unrecorded.discard(row.id)
-                if outcome.reason is not None and _status_code(outcome.error) == 429:
+                if outcome.reason is not None and outcome.rate_limited:
                     held.add((row.channel, row.method))
     except BaseException:
         # Whatever failed (recording included), nobody should wait CLAIM_SECONDS for these rows.
@@ -429,19 +395,17 @@ def _merge(report: DeliveryReport, more: DeliveryReport) -> DeliveryReport:
     return report
 
 
-def _attempt(client: WebClient, row: OutboxMessage, original: OutboxMessage | None) -> _Outcome:
+def _attempt(sender: Sender, row: OutboxMessage, original: OutboxMessage | None) -> _Outcome:
+    if row.method == "chat.update" and (original is None or not original.result_ts):
+        return _Outcome(row, reason="the message to update has not been sent yet")
     try:
-        channel, ts = _send(client, row, original)
+        channel, ts = sender.send(row, original)
         return _Outcome(row, channel=channel, ts=ts)
-    except SlackApiError as error:
-        code = (error.response.get("error") if error.response is not None else None) or "unknown"
-        status_code = getattr(error.response, "status_code", 200)
-        return _Outcome(row, reason=f"{status_code} {code}", error=error,
-                        permanent=code in PERMANENT_ERRORS and status_code < 500)
-    except LookupError as error:
-        return _Outcome(row, reason=str(error), error=error)
+    except NotSent as refused:
+        return _Outcome(row, reason=refused.reason, permanent=refused.permanent, rate_limited=refused.rate_limited,
+                        retry_after=refused.retry_after)
     except Exception as error:  # noqa: BLE001 - timeouts and connection errors: keep and retry
-        return _Outcome(row, reason=f"{type(error).__name__}: {error}", error=error)
+        return _Outcome(row, reason=f"{type(error).__name__}: {error}")
 
 
 def _record(session: Session, outcome: _Outcome, now: dt.datetime) -> DeliveryReport:
@@ -496,7 +460,7 @@ def _record_sent(session: Session, outcome: _Outcome) -> OutboxMessage | None:
 
 def _record_not_sent(session: Session, outcome: _Outcome, now: dt.datetime, report: DeliveryReport) -> None:
     row = outcome.row
-    limited = not outcome.permanent and _status_code(outcome.error) == 429
+    limited = not outcome.permanent and outcome.rate_limited
     if limited:
         # This transaction changes the channel's other waiting rows too: lock them all first, in id order.
         _lock_in_id_order(session, or_(
@@ -512,7 +476,7 @@ def _record_not_sent(session: Session, outcome: _Outcome, now: dt.datetime, repo
         current.status = "failed"
         report.failed.append(row.id)
         return
-    until = now + dt.timedelta(seconds=_retry_after(outcome.error, current.attempts))
+    until = now + dt.timedelta(seconds=_retry_delay(outcome, current.attempts))
     current.next_attempt_at = until
     report.retrying.append(row.id)
     if limited:

@@ -76,7 +76,7 @@ def test_a_week_in_the_life_of_an_action(sessions, app, playbook, slack):
     assert len(reminders(sessions)) == 2
     today = reminders(sessions)[1]
     assert today.next_attempt_at == at(10, 9) and "is due today" in text_of(today)
-    assert outbox.deliver(sessions, app.services.client, now=at(9, 20)).sent.count(today.id) == 0
+    assert outbox.deliver(sessions, app.services.slack, now=at(9, 20)).sent.count(today.id) == 0
 
     # Overdue: Thursday and Friday, one each.
     for moment in (at(11, 10), at(11, 16), at(12, 10), at(12, 12)):
@@ -91,7 +91,7 @@ def test_a_week_in_the_life_of_an_action(sessions, app, playbook, slack):
         tick(sessions, app, playbook, moment)
     later = reminders(sessions)[4:]
     assert [(r.idempotency_key.rsplit(":", 1)[1], r.next_attempt_at) for r in later] == [("2027-02-15", at(15, 9))]
-    report = outbox.deliver(sessions, app.services.client, now=at(14, 23))
+    report = outbox.deliver(sessions, app.services.slack, now=at(14, 23))
     assert later[0].id not in report.sent
 
     # Snoozed until Wednesday: quiet Tuesday; the reminder comes back when the snooze ends.
@@ -110,7 +110,7 @@ def test_a_week_in_the_life_of_an_action(sessions, app, playbook, slack):
     tick(sessions, app, playbook, at(18, 10))
     assert len(reminders(sessions)) == 6
 
-    report = outbox.deliver(sessions, app.services.client, now=at(18, 10))
+    report = outbox.deliver(sessions, app.services.slack, now=at(18, 10))
     assert report.failed == [] and report.retrying == []  # every reminder is something Slack accepts
 
 

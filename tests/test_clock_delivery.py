@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from bot.app import make_client
+from bot.slack import Slack
 from store import clock, outbox
 from store.models import OutboxMessage
 from store.reminders import post_once, reminder_key
@@ -25,8 +25,8 @@ T0 = dt.datetime(2026, 12, 1, 14, 0, tzinfo=dt.UTC)  # a Tuesday, 09:00 in New Y
 
 @pytest.fixture
 def client(settings):
-    # The production client: slack_sdk retries a 5xx once by itself, never a 429.
-    return make_client(settings)
+    # The production adapter and client: slack_sdk retries a 5xx once by itself, never a 429.
+    return Slack.from_settings(settings)
 
 
 def seed(sessions, channels: dict[str, int], *, kind: str = "action_reminder") -> dict[str, int]:
@@ -151,25 +151,27 @@ def test_rows_claimed_by_a_deliverer_that_died_come_back_after_the_claim_and_go_
     assert posted_texts(slack) == Counter({text: 1 for text in made})
 
 
-def test_a_deliverer_dying_right_after_slack_took_a_post_repeats_only_that_post(sessions, slack, client, monkeypatch):
+class DiesAfterThirdSend:
+    """The real adapter, in a process that dies right after Slack took its third post."""
+
+    def __init__(self, slack_adapter: Slack):
+        self.slack, self.sent = slack_adapter, []
+
+    def send(self, row, original):
+        self.sent.append(row.id)
+        answer = self.slack.send(row, original)
+        if len(self.sent) == 3:
+            raise SystemExit("killed")  # Slack took the third post; the process dies before hearing back
+        return answer
+
+
+def test_a_deliverer_dying_right_after_slack_took_a_post_repeats_only_that_post(sessions, slack, client):
     """Each outcome is recorded as soon as Slack answers: what went before the death is known to be
     sent (issue 9 item 7: a whole batch of RECORD_EVERY sends used to be repeated)."""
     made = seed(sessions, {f"C0CHAN{i:04d}": 1 for i in range(6)})
     ids = sorted(made.values())
-    real_send = outbox._send
-    sent = []
-
-    def send_then_die(client_, row, original):
-        sent.append(row.id)
-        answer = real_send(client_, row, original)
-        if len(sent) == 3:
-            raise SystemExit("killed")  # Slack took the third post; the process dies before hearing back
-        return answer
-
-    monkeypatch.setattr(outbox, "_send", send_then_die)
     with pytest.raises(SystemExit):
-        outbox.deliver(sessions, client, now=T0)
-    monkeypatch.setattr(outbox, "_send", real_send)
+        outbox.deliver(sessions, DiesAfterThirdSend(client), now=T0)
     stored = rows(sessions)
     # the first two are recorded sent; the one in flight and the untried ones are pending
     assert [stored[i].status for i in ids] == ["sent", "sent"] + ["pending"] * 4

@@ -70,7 +70,7 @@ def test_a_week_in_the_life_of_an_unaccepted_lead(sessions, app, playbook, make_
     # Friday 16:00: 8 business hours to accept = 1 h Friday + 7 h Monday -> Monday 16:00.
     lead_id = hand_off(sessions, playbook, partner_id, now=at(5, 16))
     assert lead(sessions, lead_id).accept_by == at(8, 16)
-    outbox.deliver(sessions, app.services.client, now=at(5, 16))  # the first card is in Omar's DM
+    outbox.deliver(sessions, app.services.slack, now=at(5, 16))  # the first card is in Omar's DM
 
     # Over the weekend and until the deadline: nothing.
     for moment in (at(6, 12), at(7, 12), at(8, 9), at(8, 15, 59)):
@@ -143,7 +143,7 @@ def test_a_week_in_the_life_of_an_unaccepted_lead(sessions, app, playbook, make_
     assert len(escalations(sessions)) == 1
 
     # Everything recorded is deliverable: the stand-in (which rejects what Slack rejects) takes it all.
-    report = outbox.deliver(sessions, app.services.client, now=at(15, 10))
+    report = outbox.deliver(sessions, app.services.slack, now=at(15, 10))
     assert report.failed == [] and report.retrying == []
 
 
@@ -223,14 +223,14 @@ def test_a_reminder_for_someone_in_tokyo_waits_for_their_nine_oclock(sessions, a
     try:
         partner_id = make_partner()
         hand_off(sessions, playbook, partner_id, now=at(5, 16))
-        outbox.deliver(sessions, app.services.client, now=at(5, 16))
+        outbox.deliver(sessions, app.services.slack, now=at(5, 16))
         tick(sessions, app, playbook, at(8, 16))  # Monday 16:00 New York = Tuesday 06:00 Tokyo
         [reminder] = rows(sessions, "accept_reminder")
         tokyo_nine = dt.datetime(2027, 2, 9, 9, 0, tzinfo=ZoneInfo("Asia/Tokyo"))  # = Monday 19:00 New York
         assert reminder.next_attempt_at == tokyo_nine
-        report = outbox.deliver(sessions, app.services.client, now=tokyo_nine - dt.timedelta(minutes=1))
+        report = outbox.deliver(sessions, app.services.slack, now=tokyo_nine - dt.timedelta(minutes=1))
         assert reminder.id not in report.sent
-        report = outbox.deliver(sessions, app.services.client, now=tokyo_nine)
+        report = outbox.deliver(sessions, app.services.slack, now=tokyo_nine)
         assert reminder.id in report.sent
     finally:
         slack.users.pop(OMAR, None)  # the stand-in keeps users between tests
@@ -302,7 +302,7 @@ def test_the_first_owners_copy_stays_without_buttons_after_the_backup_accepts(se
     partner_id = make_partner(channel_id=None)
     lead_id = hand_off(sessions, playbook, partner_id, now=at(5, 16))
     tick(sessions, app, playbook, at(9, 16))  # passes to Bea
-    outbox.deliver(sessions, app.services.client, now=at(9, 16))  # both cards are in Slack now
+    outbox.deliver(sessions, app.services.slack, now=at(9, 16))  # both cards are in Slack now
     slack.wait_for("chat.postMessage", where=lambda c: c.args["channel"] == BEA)
     simulator.click("lead_accept", str(lead_id), user_id=BEA)
     edit = slack.wait_for("chat.update", where=lambda c: c.args["channel"] == f"D{OMAR}"

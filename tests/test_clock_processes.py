@@ -262,13 +262,13 @@ def test_a_tick_three_hours_before_the_wall_clock_delivers_everything_it_recorde
                          contact_name=None, contact_email=None, consent=False, problem="Invoices by hand.",
                          value_proposition=None, next_steps="Call Tuesday.", estimated_value=None,
                          product_line=None, primary_owner_id=OMAR, backup_owner_id=BEA)
-    from bot.app import make_client
+    from bot.slack import Slack
 
     with clock.travelled_to(handed_off):
         with sessions() as session, session.begin():
             lead_id = create_handoff(session, draft=draft, sender_id=RIYA, playbook=playbook, now=clock.now()).lead.id
         # the cards went out when the lead was handed off
-        assert outbox.deliver(sessions, make_client(settings)).sent
+        assert outbox.deliver(sessions, Slack.from_settings(settings)).sent
 
     tick = ticks(database_url, slack, at, playbook_file)
     reported = tick.finish()

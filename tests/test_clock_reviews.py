@@ -109,7 +109,7 @@ def test_the_reminder_goes_out_once_in_its_window_with_the_agenda(sessions, app,
         [f"review:ops:{partners['globex']}:2026-12", f"review:ops:{partners['initech']}:2026-12"])  # not Hooli
     assert {row.channel for row in rows} == {"C0GLOBEX01", "C0INITECH1"}
 
-    report = outbox.deliver(sessions, client, now=CLOSES)  # rows are due from the pass that wrote them
+    report = outbox.deliver(sessions, app.services.slack, now=CLOSES)  # rows are due from the pass that wrote them
     assert len([i for i in report.sent if i in {row.id for row in rows}]) == 2
     posted = {call.args["channel"]: call.args for call in slack.calls_for("chat.postMessage")
               if call.args.get("channel") in ("C0GLOBEX01", "C0INITECH1")}

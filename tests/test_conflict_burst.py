@@ -157,7 +157,7 @@ def test_work_left_by_a_process_that_died_after_its_commit_is_picked_up_by_the_n
         if one.in_transaction():
             one.commit()
     # Both processes die right here: their own messages go out (the clock sends them), nothing else ran.
-    outbox.deliver(sessions, app.services.client, ids=first.outbox_ids + second.outbox_ids)
+    outbox.deliver(sessions, app.services.slack, ids=first.outbox_ids + second.outbox_ids)
     with sessions() as session, session.begin():  # ...a while ago
         session.execute(update(LeadRefresh).values(created_at=clock.now() - dt.timedelta(minutes=5)))
 
@@ -166,7 +166,7 @@ def test_work_left_by_a_process_that_died_after_its_commit_is_picked_up_by_the_n
             pytest.skip("SQLite does a handoff's whole work in its own transaction: nothing is left for the clock")
         report = run_jobs(sessions, app.services.client, playbook, now=clock.now())
         assert report.done.get("lead_refreshes_settled"), report.done
-        outbox.deliver(sessions, app.services.client)
+        outbox.deliver(sessions, app.services.slack)
     else:
         answer = simulator.submit("handoff_submit", _form(2, burst_partners[2], domain="elsewhere.com"), user_id=RIYA)
         assert answer.status == 200 and answer.body == ""
@@ -213,7 +213,7 @@ def test_a_submission_does_not_wait_for_locks_held_on_another_leads_cards(
         answer = pending.result()
     assert answer.status == 200 and answer.body == ""
     app.services.drain()
-    outbox.deliver(sessions, app.services.client, ids=first.outbox_ids)  # the clock sends lead 1's own
+    outbox.deliver(sessions, app.services.slack, ids=first.outbox_ids)  # the clock sends lead 1's own
     _settled(app, slack, sessions)
     cards = _latest_cards(slack, sessions, 1)
     assert set(cards) == {"lead_card", "lead_notice"}

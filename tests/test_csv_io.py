@@ -20,6 +20,7 @@ from slack_sdk import WebClient
 from sqlalchemy import func, select
 
 from bot.cli import main
+from bot.slack import Slack
 from store import exports, home, lead_import, outbox
 from store.handoffs import create_handoff, validate_draft
 from store.models import ActionItem, Escalation, Lead, LeadConflict, OutboxMessage, Partner
@@ -307,7 +308,7 @@ def existing_lead(partners, sessions, playbook, slack):
     with sessions() as session, session.begin():
         result = create_handoff(session, draft=validate_draft(form, playbook=playbook), sender_id=RIYA,
                                 playbook=playbook)
-    report = outbox.deliver(sessions, WebClient(token=TOKEN, base_url=slack.url), ids=result.outbox_ids)
+    report = outbox.deliver(sessions, Slack(WebClient(token=TOKEN, base_url=slack.url)), ids=result.outbox_ids)
     assert len(report.sent) == len(result.outbox_ids)
     return result.lead.id
 
@@ -535,7 +536,7 @@ def test_when_slack_is_down_the_messages_wait_in_the_outbox_for_the_clock(partne
     code, out, _err = run("outbox")
     assert "2 message(s) waiting" in out and "503" in out
 
-    report = outbox.deliver(sessions, WebClient(token=TOKEN, base_url=slack.url),
+    report = outbox.deliver(sessions, Slack(WebClient(token=TOKEN, base_url=slack.url)),
                             now=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))  # as the clock would, later
     assert len(report.sent) == 2
     assert [t.split(" — ")[0] for t in posts_to(slack, OMAR)] == ["L-1001 · Acme"]
@@ -550,7 +551,7 @@ def test_delivery_stops_at_the_first_sign_of_trouble(partners, sessions, playboo
             ids += create_handoff(session, draft=validate_draft(form, playbook=playbook), sender_id=RIYA,
                                   playbook=playbook).outbox_ids
     slack.fail_next("chat.postMessage", status=500, times=1)  # a plain WebClient does not retry a 500
-    report = lead_import.deliver(sessions, WebClient(token=TOKEN, base_url=slack.url), ids, batch=1)
+    report = lead_import.deliver(sessions, Slack(WebClient(token=TOKEN, base_url=slack.url)), ids, batch=1)
     assert (report.sent, report.retrying) == ([], [ids[0]])  # the other three were not even tried
     with sessions() as session:
         assert lead_import.delivery_state(session, ids)["all"] == lead_import.Delivered(sent=0, waiting=4, failed=0)

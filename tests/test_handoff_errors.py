@@ -272,10 +272,10 @@ def test_slack_down_while_posting_cards_keeps_the_lead_and_the_messages(simulato
     # Slack recovers; the clock's next pass delivers everything, once.
     slack.reset()
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-    report = outbox.deliver(sessions, app.services.client, now=later)
+    report = outbox.deliver(sessions, app.services.slack, now=later)
     assert sorted(report.sent) == sorted(r.id for r in rows)
     assert len(slack.calls_for("chat.postMessage")) == 3
-    assert outbox.deliver(sessions, app.services.client, now=later).sent == []
+    assert outbox.deliver(sessions, app.services.slack, now=later).sent == []
 
 
 def test_rate_limited_post_waits_for_retry_after(simulator, slack, sessions, make_partner):
@@ -299,7 +299,7 @@ def test_invalid_message_is_kept_as_failed_not_retried_forever(sessions, slack, 
         row = outbox.post(session, channel=OMAR, message={"text": "x", "blocks": [{"type": "section"}] * 51}, kind="test")
         session.flush()
         row_id = row.id
-    report = outbox.deliver(sessions, app.services.client, ids=[row_id])
+    report = outbox.deliver(sessions, app.services.slack, ids=[row_id])
     assert report.failed == [row_id]
     with sessions() as session:
         kept = session.get(OutboxMessage, row_id)
@@ -318,7 +318,7 @@ def test_a_card_still_waiting_goes_out_current_not_stale(simulator, slack, sessi
     assert slack.calls_for("chat.postMessage") == []
     slack.reset()  # Slack recovers
 
-    report = outbox.deliver(sessions, app.services.client, now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+    report = outbox.deliver(sessions, app.services.slack, now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
     assert report.retrying == [] and report.failed == []
     card = next(c for c in slack.calls_for("chat.postMessage") if c.args["channel"] == OMAR)
     blocks = json.dumps(card.args["blocks"])

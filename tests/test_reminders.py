@@ -50,10 +50,10 @@ def test_a_reminder_waits_for_the_readers_business_hours(sessions, playbook, sla
     # playbook: Mon–Fri 09:00–17:00. Omar is in Tokyo; Sunday 2026-11-22 23:00 UTC is
     # Monday 08:00 in Tokyo, so his next opening is Monday 09:00 Tokyo = 00:00 UTC.
     slack.users[OMAR] = {"id": OMAR, "tz": "Asia/Tokyo", "real_name": "Omar"}
-    from bot.app import make_client
+    from bot.slack import Slack
     from bot.settings import Settings
 
-    client = make_client(Settings(slack_bot_token="xoxb-test-token", slack_api_url=slack.url))
+    client = Slack.from_settings(Settings(slack_bot_token="xoxb-test-token", slack_api_url=slack.url)).client
     now = dt.datetime(2026, 11, 22, 23, 0, tzinfo=dt.UTC)
     with sessions() as session, session.begin():
         zone = zones(session, client, [OMAR], fallback=ZoneInfo("UTC"), now=now)[OMAR]
@@ -76,6 +76,6 @@ def test_a_chart_goes_out_through_the_outbox_with_files_upload_v2(sessions, slac
                            method="files.upload_v2",
                            message={"filename": "digest.png", "title": "Leads and wins", "initial_comment": "October",
                                     "content_base64": base64.b64encode(png).decode()})
-    report = outbox.deliver(sessions, app.services.client, ids=[row_id])
+    report = outbox.deliver(sessions, app.services.slack, ids=[row_id])
     assert report.sent == [row_id]
     assert slack.calls_for("files.completeUploadExternal")

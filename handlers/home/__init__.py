@@ -14,7 +14,7 @@ from store import clock
 
 
 def _show(services, user_id: str, **changes) -> None:
-    home.show(services.sessions, services.client, services.playbook, user_id, **changes)
+    services.show_home(user_id, **changes)
 
 
 def opened(ack, payload, context) -> None:

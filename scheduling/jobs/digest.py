@@ -128,13 +128,13 @@ def plain_text(message: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-def on_demand(settings, playbook: Playbook, *, month: str, channels: list[str] | None, dry_run: bool,
+def on_demand(services, *, month: str, channels: list[str] | None, dry_run: bool,
               chart_path: str | None = None, now: dt.datetime | None = None) -> list[str]:
-    """Render (dry run) or post one month's digest; the lines to print. ValueError for bad input."""
-    from bot.app import make_client
-    from store import outbox
-    from store.db import make_engine, transaction
-    from bot.compose import session_factory
+    """Render (dry run) or post one month's digest with the process's services (bot.compose); the
+    lines to print. ValueError for bad input."""
+    from store.db import transaction
+
+    playbook, sessions = services.playbook, services.sessions
 
     year, mon = metrics.parse_month(month)
     now = now or clock.now()
@@ -152,36 +152,31 @@ def on_demand(settings, playbook: Playbook, *, month: str, channels: list[str] |
     if bad:
         raise ValueError(f"--channel must be a Slack channel id like C012AB3CD (got {', '.join(bad)}).")
     today = now.astimezone(playbook.tz).date()
-    engine = make_engine(settings.database_url)
-    try:
-        sessions = session_factory(engine)
-        if dry_run:
-            with sessions() as session:
-                digest = build_digest(session, playbook, year, mon, today=today)
-            lines = [plain_text(digest.message), ""]
-            if digest.chart is None:
-                lines.append("No chart: the month had no data.")
-            else:
-                path = Path(chart_path or f"partner-digest-{digest.report.period.label}.png")
-                path.write_bytes(digest.chart)
-                lines.append(f"Chart written to {path.resolve()}")
-            lines.append("Dry run: nothing was posted.")
-            return lines
-        targets = list(channels or playbook.digest.channels)
-        if not targets:
-            raise ValueError("Say where to post: --channel C012AB3CD, or digest.channels in the playbook.")
-        settings.require_slack()
-        with transaction(sessions) as session:
+    if dry_run:
+        with sessions() as session:
             digest = build_digest(session, playbook, year, mon, today=today)
-            ids = post_digest(session, playbook, digest, targets)
-        label = digest.report.period.label
-        if not ids:
-            return [f"The {label} digest was already posted to {', '.join(targets)}: nothing was sent again."]
-        report = outbox.deliver(sessions, make_client(settings), ids=ids, now=now)
-        lines = [f"The {label} digest: {len(report.sent)} message(s) sent to {', '.join(targets)}."]
-        if report.retrying or report.failed:
-            lines.append(f"{len(report.retrying)} waiting to be retried by the clock, {len(report.failed)} failed "
-                         "(see `partnerbot outbox`).")
+        lines = [plain_text(digest.message), ""]
+        if digest.chart is None:
+            lines.append("No chart: the month had no data.")
+        else:
+            path = Path(chart_path or f"partner-digest-{digest.report.period.label}.png")
+            path.write_bytes(digest.chart)
+            lines.append(f"Chart written to {path.resolve()}")
+        lines.append("Dry run: nothing was posted.")
         return lines
-    finally:
-        engine.dispose()
+    targets = list(channels or playbook.digest.channels)
+    if not targets:
+        raise ValueError("Say where to post: --channel C012AB3CD, or digest.channels in the playbook.")
+    services.settings.require_slack()
+    with transaction(sessions) as session:
+        digest = build_digest(session, playbook, year, mon, today=today)
+        ids = post_digest(session, playbook, digest, targets)
+    label = digest.report.period.label
+    if not ids:
+        return [f"The {label} digest was already posted to {', '.join(targets)}: nothing was sent again."]
+    report = services.deliver(ids, now=now)
+    lines = [f"The {label} digest: {len(report.sent)} message(s) sent to {', '.join(targets)}."]
+    if report.retrying or report.failed:
+        lines.append(f"{len(report.retrying)} waiting to be retried by the clock, {len(report.failed)} failed "
+                     "(see `partnerbot outbox`).")
+    return lines
