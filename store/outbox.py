@@ -339,6 +339,8 @@ def deliver(
     (the send in flight has finished and is recorded). A card that changed while its post was in
     flight gets a follow-up edit, sent in the same call.
     """
+    if not callable(getattr(sender, "send", None)):
+        raise TypeError(f"deliver() needs a Sender (bot.slack.Slack), not {type(sender).__name__}")
     stop = stop or _never
     # Given an instant, delivery happens at it (sent times, follow-up edits); otherwise at the clock's now.
     with clock.travelled_to(now, tick=False) if now is not None else contextlib.nullcontext():

@@ -101,7 +101,7 @@ def test_the_digest_posts_once_on_the_first_business_day_at_nine_new_york(sessio
         ["digest:C0DIGEST01:2026-10", "digest_chart:C0DIGEST01:2026-10",
          "digest:C0DIGEST02:2026-10", "digest_chart:C0DIGEST02:2026-10"])
 
-    assert set(deliver_all(sessions, client)) >= {row.id for row in rows}
+    assert set(deliver_all(sessions, app.services.slack)) >= {row.id for row in rows}
     posts = [c.args for c in slack.calls_for("chat.postMessage") if c.args.get("channel") == "C0DIGEST01"]
     assert len(posts) == 1
     text = text_of(posts[0])
@@ -135,7 +135,7 @@ def test_a_month_with_no_data_says_so(sessions, app, slack, digest_playbook):
     run_jobs(sessions, app.services.client, digest_playbook, now=POST_AT)
     rows = digest_rows(sessions)
     assert [row.kind for row in rows] == ["digest", "digest"]  # no chart: nothing to draw
-    deliver_all(sessions, app.services.client)
+    deliver_all(sessions, app.services.slack)
     post = next(c.args for c in slack.calls_for("chat.postMessage") if c.args.get("channel") == "C0DIGEST02")
     assert "No partner activity was recorded in October 2026" in text_of(post)
     assert post["text"] == "Partner digest — October 2026: no partner activity was recorded in October 2026."
@@ -148,7 +148,7 @@ def test_many_partners_stay_within_slacks_fifty_blocks(sessions, app, slack, dig
             for k in range(1 + i % 4):  # 1 to 4 leads each: partners 3, 7, … (4 leads) rank first
                 add_lead(session, pid, dt.datetime(2026, 10, 5 + k, 15, tzinfo=UTC))
     run_jobs(sessions, app.services.client, digest_playbook, now=POST_AT)
-    deliver_all(sessions, app.services.client)
+    deliver_all(sessions, app.services.slack)
     with sessions() as session:
         assert [row.status for row in digest_rows(sessions)] == ["sent"] * 4  # Slack accepted every one
     post = next(c.args for c in slack.calls_for("chat.postMessage") if c.args.get("channel") == "C0DIGEST01")
