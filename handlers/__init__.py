@@ -1,4 +1,14 @@
-"""Listeners, one folder per feature; each folder's register(app) wires its ids to functions."""
+"""handlers/ holds the listeners, one folder per feature (handoff/, deals/, actions/, escalations/,
+partners/, home/); each folder's register(app) wires its ids (messages/ids.py) to functions.
+
+A listener acks, parses what Slack sent (messages/fields.py), calls one store/ operation in a unit of
+work, and answers: a modal, an inline error, a private reply. Slow work and delivery go to
+`services.after`; refusals are typed errors that bot/errors.py answers in one place. A listener that
+grows a second screen of code has logic that belongs in store/ or messages/.
+
+May import: messages/, store/, slack_bolt, and bot/errors (the one place refusals are answered).
+May not import: scheduling/ or other parts of bot/.
+"""
 
 from slack_bolt import App
 
