@@ -21,9 +21,19 @@ from slack_sdk.models.views import View
 from messages.fields import input_block
 from messages.ids import Escalation as Ids
 from messages.text import escape, truncate, user, when
+from store import escalations as rules
+from store.errors import EscalationClosed, EscalationMoved, words_for
+from store.events import Post, Refresh
+from store.events.escalations import (
+    EscalationClimbed,
+    EscalationDecided,
+    EscalationExpired,
+    EscalationRaised,
+    EscalationWithdrawn,
+)
 from store.views import LevelMove, EscalationView  # noqa: F401 - the read models this module renders
 
-SEVERITIES = {"low": "Low", "medium": "Medium", "high": "High", "critical": "Critical"}
+SEVERITIES = {key: key.capitalize() for key in rules.SEVERITIES}  # store's values, in order: their labels
 SEVERITY_ICONS = {"low": ":white_circle:", "medium": ":large_yellow_circle:", "high": ":large_orange_circle:",
                   "critical": ":red_circle:"}
 MAX_OPTIONS = 100  # Slack's limit for a static select
@@ -224,5 +234,112 @@ def already_text(view: EscalationView) -> str:
     if view.status == "expired":
         return f"{view.ref} already expired {when(view.decided_at, view.zone)}: nobody decided in time."
     return f"{view.ref} was already {view.status} by {user(view.decided_by)} {when(view.decided_at, view.zone)}."
+
+
+# --- refusals (store.errors: the data; these are the words) -------------------------------------
+
+@words_for(EscalationClosed)
+def closed_text(error: EscalationClosed) -> str:
+    return already_text(error.escalation)
+
+
+@words_for(EscalationMoved)
+def moved_text(error: EscalationMoved) -> str:
+    """A press on a card of a level the escalation has left: where it is now, and since when."""
+    view, card_level = error.escalation, error.card_level
+    move = next((m for m in view.moves if m.from_level == card_level), None)
+    moved = f" {when(move.at, view.zone)}" if move else ""
+    return (f"That card is for {view.name_of(card_level)}, and {view.ref} has since moved to "
+            f"{view.level_name}{moved}. Decide on the current card.")
+
+
+# --- what escalation events mean for Slack (messages.events) ------------------------------------
+# Every card is posted once, keyed `esc:<id>:L<level>:<audience>` (the requester's `esc:<id>:requester`),
+# so a refresh knows which level each copy was sent for: earlier levels' cards say when they moved on;
+# the current level's carry the buttons while the escalation is pending.
+
+CARD_KINDS = ("escalation_card", "escalation_notice", "escalation_requester")
+
+
+def card_key(view: EscalationView, audience: str, level: int | None = None) -> str:
+    return f"esc:{view.id}:requester" if level is None else f"esc:{view.id}:L{level}:{audience}"
+
+
+def card_level(row) -> int:
+    """The level a posted card (an outbox row) was sent for, read from its key."""
+    part = (row.idempotency_key or "").split(":")
+    return int(part[2][1:]) if len(part) == 4 and part[2].startswith("L") else 0
+
+
+def render_card(view: EscalationView, row) -> dict[str, Any]:
+    """One posted copy of the escalation's cards, current."""
+    if row.kind == "escalation_requester":
+        return requester_card(view)
+    return escalation_card(view, card_level=card_level(row),
+                           audience="channel" if row.kind == "escalation_notice" else "approver")
+
+
+def refresh_cards(view: EscalationView) -> Refresh:
+    """Every copy of the escalation's cards: every level's approver DMs, channel cards, the requester's."""
+    return Refresh(subject=("escalation", view.id), kinds=CARD_KINDS, render=lambda row: render_card(view, row))
+
+
+def _subject(view: EscalationView) -> tuple[str, int]:
+    return ("escalation", view.id)
+
+
+def level_cards(view: EscalationView, channel: str | None) -> list[Post]:
+    """The current level's cards: one to each approver, with the buttons, and the channel's copy."""
+    level = view.level
+    posts = [Post(channel=person, message=escalation_card(view, card_level=level), kind="escalation_card",
+                  subject=_subject(view), audience=person, key=card_key(view, person, level))
+             for person in view.approver_ids]
+    if channel:
+        posts.append(Post(channel=channel, message=escalation_card(view, card_level=level, audience="channel"),
+                          kind="escalation_notice", subject=_subject(view), audience=channel,
+                          key=card_key(view, channel, level)))
+    return posts
+
+
+def on_raised(event: EscalationRaised) -> list[Post | Refresh]:
+    view = event.escalation
+    said: list[Post | Refresh] = list(level_cards(view, event.channel))
+    if event.requester:
+        said.append(Post(channel=event.requester, message=requester_card(view), kind="escalation_requester",
+                         subject=_subject(view), audience=event.requester, key=card_key(view, event.requester)))
+    return said
+
+
+def on_decided(event: EscalationDecided) -> list[Post | Refresh]:
+    view = event.escalation
+    return [refresh_cards(view), *(
+        Post(channel=person, message=decided_notice(view), kind="escalation_decided", subject=_subject(view),
+             audience=person) for person in event.tell)]
+
+
+def on_withdrawn(event: EscalationWithdrawn) -> list[Post | Refresh]:
+    return [refresh_cards(event.escalation)]
+
+
+def on_climbed(event: EscalationClimbed) -> list[Post | Refresh]:
+    view = event.escalation
+    said: list[Post | Refresh] = [refresh_cards(view), *level_cards(view, event.channel)]
+    if event.requester:
+        said.append(Post(channel=event.requester, message=moved_notice(view, event.move), kind="escalation_moved",
+                         subject=_subject(view), audience=event.requester))
+    return said
+
+
+def on_expired(event: EscalationExpired) -> list[Post | Refresh]:
+    view = event.escalation
+    said: list[Post | Refresh] = [refresh_cards(view)]
+    if event.requester:
+        said.append(Post(channel=event.requester, message=expired_notice(view), kind="escalation_expired",
+                         subject=_subject(view), audience=event.requester))
+    return said
+
+
+RENDERERS = {EscalationRaised: on_raised, EscalationDecided: on_decided, EscalationWithdrawn: on_withdrawn,
+             EscalationClimbed: on_climbed, EscalationExpired: on_expired}
 
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from store.views import EscalationView
+
 
 class DomainError(Exception):
     """Something the user asked for cannot be done; the message says why and what to do."""
@@ -33,3 +39,51 @@ class ImportFailed(DomainError):
     def __init__(self, problems: list[tuple[int, str]]):
         self.problems = problems
         super().__init__("\n".join(f"line {line}: {msg}" for line, msg in problems))
+
+
+# --- refusals told as data ----------------------------------------------------------------------
+# Some refusals name people and moments ("E-1001 was already approved by <@U…> <!date^…>"), which
+# only messages/ knows how to write for Slack. Such an error carries data (a read model); the
+# messages/ module of its feature registers its words with `words_for`, and str() of the error is
+# those words (what bot/errors.py shows). Without registered words, str() is a plain fallback.
+
+_E = TypeVar("_E", bound=DomainError)
+_WORDS: dict[type, Callable] = {}
+
+
+def words_for(kind: type[_E]) -> Callable[[Callable[[_E], str]], Callable[[_E], str]]:
+    """Decorator: how messages/ words an error of `kind` (and of its subclasses)."""
+
+    def register(say: Callable[[_E], str]) -> Callable[[_E], str]:
+        _WORDS[kind] = say
+        return say
+
+    return register
+
+
+class Worded(DomainError):
+    """A refusal whose words come from messages/ (words_for); its args hold the plain fallback."""
+
+    def __str__(self) -> str:
+        for kind in type(self).__mro__:
+            say = _WORDS.get(kind)
+            if say is not None:
+                return say(self)
+        return super().__str__()
+
+
+class EscalationClosed(Worded, AlreadyDone):
+    """A press on an escalation that is no longer pending: approved, rejected, withdrawn or expired."""
+
+    def __init__(self, escalation: "EscalationView"):
+        self.escalation = escalation
+        super().__init__(f"{escalation.ref} was already {escalation.status}.")
+
+
+class EscalationMoved(Worded, NotAllowed):
+    """A press on a card sent for `card_level`, which the pending escalation has since left."""
+
+    def __init__(self, escalation: "EscalationView", card_level: int):
+        self.escalation, self.card_level = escalation, card_level
+        super().__init__(f"That card is for {escalation.name_of(card_level)}, and {escalation.ref} has since moved "
+                         f"to {escalation.level_name}. Decide on the current card.")

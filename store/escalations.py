@@ -1,18 +1,19 @@
 """Escalations: raise one, decide it (approve / reject), withdraw it, climb the playbook's ladder.
 
-Every operation is one transaction that writes its audit event and its outgoing Slack messages
-(outbox). Decisions are conditional UPDATEs on (status = 'pending', level = the card's level), so
-two approvers deciding at once, a decision racing a climb, or a click on a card of an earlier
-level change nothing more than the one that wins. Who may decide is permissions.require_approver.
+Every operation is one transaction that writes its audit event and records what happened as a
+domain event (store.events.escalations); messages/escalations.py turns each into its cards and
+notices, written to the outbox in the same transaction when it commits. Decisions are conditional
+UPDATEs on (status = 'pending', level = the card's level), so two approvers deciding at once, a
+decision racing a climb, or a click on a card of an earlier level change nothing more than the one
+that wins. Who may decide is permissions.require_approver.
 
 Approvers are resolved from the playbook's level (users, and the members of S… user groups) by a
 `Resolver`; the handler resolves level 1 before its transaction (slack_resolver), so a Slack error
 becomes an inline modal error and nothing is saved. A level with no approvers falls back to the
 partner manager of the linked lead's or action's partner, then to the playbook's admins.
 
-Every card is an outbox row keyed `esc:<id>:L<level>:<audience>`, so a refresh knows which level
-each copy was sent for: earlier levels' cards say when they moved on; the current level's carry
-the buttons while the escalation is pending.
+Refusals that name who decided and when (EscalationClosed, EscalationMoved) carry the read model;
+messages/escalations.py words them.
 """
 
 from __future__ import annotations
@@ -20,17 +21,23 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from messages import escalations as views
-from messages.text import when
-from store import audit, outbox, permissions
-from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
+from store import audit, events, permissions
+from store.errors import EscalationClosed, EscalationMoved, NotFound, ValidationFailed
+from store.events.escalations import (
+    EscalationClimbed,
+    EscalationDecided,
+    EscalationExpired,
+    EscalationRaised,
+    EscalationWithdrawn,
+)
 from store.models import (
     LEAD_REF_OFFSET,
     MAX_ID,
@@ -39,14 +46,14 @@ from store.models import (
     Escalation,
     Lead,
     LeadConflict,
-    OutboxMessage,
     Partner,
 )
 from store.playbook import EscalationLevel, Playbook
 from store.transitions import transition
 from store import clock
+from store.views import EscalationView, LevelMove
 
-SEVERITIES = tuple(views.SEVERITIES)
+SEVERITIES = ("low", "medium", "high", "critical")
 LIMITS = {"about": 300, "reason": 2000, "impact": 1000, "note": 1000}
 REQUIRED = {
     "about": "Say what this is about, e.g. the lead or the partner.",
@@ -54,7 +61,6 @@ REQUIRED = {
     "reason": "Say why you escalate, so the approver can decide without asking.",
     "severity": "Choose how severe this is.",
 }
-CARD_KINDS = ("escalation_card", "escalation_notice", "escalation_requester")
 DECISIONS = {"approve": "approved", "reject": "rejected"}
 
 Resolver = Callable[[Sequence[str]], list[str]]
@@ -249,7 +255,7 @@ def get_escalation(session: Session, escalation_id: int) -> Escalation:
     return escalation
 
 
-def escalation_view(session: Session, escalation: Escalation, playbook: Playbook) -> views.EscalationView:
+def escalation_view(session: Session, escalation: Escalation, playbook: Playbook) -> EscalationView:
     request = playbook.request_kind(escalation.kind)
     level = _level(playbook, escalation.level)
     link_ref, owners = None, ()
@@ -260,13 +266,13 @@ def escalation_view(session: Session, escalation: Escalation, playbook: Playbook
         action = session.get(ActionItem, escalation.action_id)
         link_ref, owners = action.ref, (action.owner_id,)
     moves = tuple(
-        views.LevelMove(from_level=e.after["level"] - 1, from_name=e.after["from"], to_name=e.after["to"], at=e.at,
+        LevelMove(from_level=e.after["level"] - 1, from_name=e.after["from"], to_name=e.after["to"], at=e.at,
                         hours=e.after["hours"])
         for e in session.scalars(select(AuditEvent).where(
             AuditEvent.object_type == "escalation", AuditEvent.object_id == escalation.id,
             AuditEvent.action == "escalation.climbed").order_by(AuditEvent.id))
     )
-    return views.EscalationView(
+    return EscalationView(
         id=escalation.id, ref=escalation.ref, kind=escalation.kind,
         kind_name=request.name if request else escalation.kind.replace("_", " ").capitalize(),
         responses=tuple(request.responses) if request else (), about=escalation.about, reason=escalation.reason,
@@ -281,49 +287,19 @@ def escalation_view(session: Session, escalation: Escalation, playbook: Playbook
     )
 
 
-def _key(escalation: Escalation, audience: str, level: int | None = None) -> str:
-    return f"esc:{escalation.id}:requester" if level is None else f"esc:{escalation.id}:L{level}:{audience}"
-
-
-def _card_level(row: OutboxMessage) -> int:
-    part = (row.idempotency_key or "").split(":")
-    return int(part[2][1:]) if len(part) == 4 and part[2].startswith("L") else 0
-
-
-def _render(view: views.EscalationView, row: OutboxMessage) -> dict[str, Any]:
-    if row.kind == "escalation_requester":
-        return views.requester_card(view)
-    return views.escalation_card(view, card_level=_card_level(row),
-                                 audience="channel" if row.kind == "escalation_notice" else "approver")
-
-
-def refresh_cards(session: Session, view: views.EscalationView) -> list[OutboxMessage]:
-    """Re-render every copy of the escalation's cards: every level's approver DMs, channel cards, the requester's."""
-    return outbox.refresh(session, subject=("escalation", view.id), kinds=CARD_KINDS,
-                          render=lambda row: _render(view, row))
-
-
-def _post_level_cards(session: Session, escalation: Escalation, view: views.EscalationView,
-                      playbook: Playbook) -> list[OutboxMessage]:
-    subject, level = ("escalation", escalation.id), escalation.level
-    rows = [outbox.post(session, channel=person, message=views.escalation_card(view, card_level=level),
-                        kind="escalation_card", subject=subject, audience=person, key=_key(escalation, person, level))
-            for person in escalation.approver_ids or ()]
-    channel = playbook.escalation.channel
-    if channel:
-        rows.append(outbox.post(session, channel=channel,
-                                message=views.escalation_card(view, card_level=level, audience="channel"),
-                                kind="escalation_notice", subject=subject, audience=channel,
-                                key=_key(escalation, channel, level)))
-    return rows
-
-
 # --- raising ------------------------------------------------------------------------------------
 
 @dataclass
 class RaiseResult:
     escalation: Escalation
-    outbox_ids: list[int] = field(default_factory=list)
+
+    @cached_property
+    def outbox_ids(self) -> list[int]:
+        """The outbox rows of the events its session recorded and has not yet written (its cards among
+        them), written now (events.flush). Only for a caller that must count them before its commit
+        (store.sla's SLA breach, which the clock counts); others deliver events.written(session) after
+        the commit."""
+        return events.flush(object_session(self.escalation))
 
 
 def _is_person(user_id: str | None) -> bool:
@@ -331,9 +307,14 @@ def _is_person(user_id: str | None) -> bool:
     return bool(user_id) and not user_id.startswith("system:")
 
 
+def _person(user_id: str | None) -> str | None:
+    return user_id if _is_person(user_id) else None
+
+
 def raise_escalation(session: Session, *, draft: EscalationDraft, requester_id: str, playbook: Playbook,
                      approvers: Sequence[str] | Resolver, now: dt.datetime | None = None) -> RaiseResult:
-    """Save the escalation at level 1 and send its cards. `approvers`: level 1's resolved ids, or a Resolver."""
+    """Save the escalation at level 1; its cards go out (EscalationRaised). `approvers`: level 1's resolved
+    ids, or a Resolver."""
     now = now or clock.now()
     if draft.lead_id and session.get(Lead, draft.lead_id) is None:
         raise ValidationFailed({"about": f"Lead L-{draft.lead_id + LEAD_REF_OFFSET} no longer exists."})
@@ -360,14 +341,10 @@ def raise_escalation(session: Session, *, draft: EscalationDraft, requester_id: 
                  after={"ref": escalation.ref, "kind": draft.kind, "about": draft.about, "severity": draft.severity,
                         "lead_id": draft.lead_id, "action_id": draft.action_id, "level": level.name,
                         **escalation.snapshot()})
-    view = escalation_view(session, escalation, playbook)
-    rows = _post_level_cards(session, escalation, view, playbook)
-    if _is_person(requester_id):  # the clock raises SLA breaches itself: nobody to send a card to
-        rows.append(outbox.post(session, channel=requester_id, message=views.requester_card(view),
-                                kind="escalation_requester", subject=("escalation", escalation.id),
-                                audience=requester_id, key=_key(escalation, requester_id)))
-    session.flush()
-    return RaiseResult(escalation=escalation, outbox_ids=[r.id for r in rows])
+    events.record(session, EscalationRaised(escalation=escalation_view(session, escalation, playbook),
+                                            channel=playbook.escalation.channel or None,
+                                            requester=_person(requester_id)))
+    return RaiseResult(escalation=escalation)
 
 
 # --- deciding -----------------------------------------------------------------------------------
@@ -376,11 +353,8 @@ def _refusal(session: Session, escalation: Escalation, card_level: int, playbook
     """Why a press on a card for `card_level` changes nothing now."""
     view = escalation_view(session, escalation, playbook)
     if escalation.status != "pending":
-        return AlreadyDone(views.already_text(view))
-    move = next((m for m in view.moves if m.from_level == card_level), None)
-    moved = f" {when(move.at, playbook.tz)}" if move else ""
-    return NotAllowed(f"That card is for {view.name_of(card_level)}, and {escalation.ref} has since moved to "
-                      f"{view.level_name}{moved}. Decide on the current card.")
+        return EscalationClosed(view)
+    return EscalationMoved(view, card_level)
 
 
 def check_can_decide(session: Session, *, escalation_id: int, level: int, user_id: str,
@@ -417,7 +391,7 @@ def _decision_note(escalation: Escalation, *, decision: str, note: str | None, r
 
 
 def decide(session: Session, *, escalation_id: int, level: int, user_id: str, decision: str, playbook: Playbook,
-           note: str | None = None, response: int | None = None, now: dt.datetime | None = None) -> list[int]:
+           note: str | None = None, response: int | None = None, now: dt.datetime | None = None) -> None:
     """Approve or reject on a card sent for `level`. Final: a second or concurrent decision is AlreadyDone."""
     if decision not in DECISIONS:
         raise ValueError(f"unknown decision {decision!r}")
@@ -434,17 +408,12 @@ def decide(session: Session, *, escalation_id: int, level: int, user_id: str, de
                  object_id=escalation.id, before=before, at=now,
                  after={**escalation.snapshot(), "response": chosen, "note": (note or "").strip() or None})
     view = escalation_view(session, escalation, playbook)
-    rows = refresh_cards(session, view)
-    for person in dict.fromkeys((escalation.requester_id, *view.link_owners)):
-        if _is_person(person) and person != user_id:
-            rows.append(outbox.post(session, channel=person, message=views.decided_notice(view),
-                                    kind="escalation_decided", subject=("escalation", escalation.id), audience=person))
-    session.flush()
-    return [r.id for r in rows]
+    tell = tuple(p for p in dict.fromkeys((escalation.requester_id, *view.link_owners)) if _is_person(p) and p != user_id)
+    events.record(session, EscalationDecided(escalation=view, by=user_id, at=now, tell=tell))
 
 
 def withdraw(session: Session, *, escalation_id: int, user_id: str, playbook: Playbook,
-             now: dt.datetime | None = None) -> list[int]:
+             now: dt.datetime | None = None) -> None:
     """The requester takes back a pending escalation; every copy of its card says so."""
     now = now or clock.now()
     escalation = get_escalation(session, escalation_id)
@@ -453,27 +422,27 @@ def withdraw(session: Session, *, escalation_id: int, user_id: str, playbook: Pl
     before = escalation.snapshot()
     if not transition(session, escalation, Escalation.status == "pending",
                       status="withdrawn", decided_by=user_id, decided_at=now, updated_at=now):
-        raise AlreadyDone(views.already_text(escalation_view(session, escalation, playbook)))
+        raise EscalationClosed(escalation_view(session, escalation, playbook))
     audit.record(session, actor_id=user_id, action="escalation.withdrawn", object_type="escalation",
                  object_id=escalation.id, before=before, after=escalation.snapshot(), at=now)
-    rows = refresh_cards(session, escalation_view(session, escalation, playbook))
-    session.flush()
-    return [r.id for r in rows]
+    events.record(session, EscalationWithdrawn(escalation=escalation_view(session, escalation, playbook),
+                                               by=user_id, at=now))
 
 
 # --- climbing the ladder ------------------------------------------------------------------------
 
 def climb(session: Session, *, escalation_id: int, playbook: Playbook, resolve_approvers: Resolver,
-          now: dt.datetime | None = None, actor: str = "system:clock") -> list[int]:
-    """An escalation past its level's time limit moves to the next level, or expires after the last.
+          now: dt.datetime | None = None, actor: str = "system:clock") -> bool:
+    """An escalation past its level's time limit moves to the next level (EscalationClimbed), or expires
+    after the last (EscalationExpired). True if it did.
 
-    Does nothing (returns []) when it is decided, withdrawn, not yet due, or a concurrent climb or
+    Does nothing (returns False) when it is decided, withdrawn, not yet due, or a concurrent climb or
     decision won: the conditional UPDATE matches the status, level and due time it read.
     """
     now = now or clock.now()
     escalation = get_escalation(session, escalation_id)
     if escalation.status != "pending" or escalation.level_due_at > now:
-        return []
+        return False
     old_level, old = escalation.level, _level(playbook, escalation.level)
     nxt = _level(playbook, old_level + 1)
     guard = (Escalation.id == escalation.id, Escalation.status == "pending", Escalation.level == old_level,
@@ -482,35 +451,26 @@ def climb(session: Session, *, escalation_id: int, playbook: Playbook, resolve_a
     if nxt is None:
         if not transition(session, escalation, *guard, status="expired", decided_by=actor, decided_at=now,
                           updated_at=now):
-            return []
+            return False
         audit.record(session, actor_id=actor, action="escalation.expired", object_type="escalation",
                      object_id=escalation.id, before=before, after=escalation.snapshot(), at=now)
-        view = escalation_view(session, escalation, playbook)
-        rows = refresh_cards(session, view)
-        if _is_person(escalation.requester_id):
-            rows.append(outbox.post(session, channel=escalation.requester_id, message=views.expired_notice(view),
-                                    kind="escalation_expired", subject=("escalation", escalation.id),
-                                    audience=escalation.requester_id))
-        session.flush()
-        return [r.id for r in rows]
+        events.record(session, EscalationExpired(escalation=escalation_view(session, escalation, playbook), at=now,
+                                                 requester=_person(escalation.requester_id)))
+        return True
 
     deciders = _approvers_for(session, nxt, resolve_approvers(nxt.approvers), lead_id=escalation.lead_id,
                               action_id=escalation.action_id, playbook=playbook)
     if not transition(session, escalation, *guard, level=old_level + 1, approver_ids=deciders, level_started_at=now,
                       level_due_at=playbook.calendar.add_business_hours(now, nxt.time_limit_hours), updated_at=now):
-        return []
+        return False
     hours = old.time_limit_hours if old else 0
     old_name = old.name if old else f"level {old_level + 1}"
     audit.record(session, actor_id=actor, action="escalation.climbed", object_type="escalation",
                  object_id=escalation.id, before=before, at=now,
                  after={**escalation.snapshot(), "from": old_name, "to": nxt.name, "hours": hours})
     view = escalation_view(session, escalation, playbook)
-    rows = refresh_cards(session, view)
-    rows += _post_level_cards(session, escalation, view, playbook)
-    if _is_person(escalation.requester_id):
-        rows.append(outbox.post(session, channel=escalation.requester_id,
-                                message=views.moved_notice(view, view.moves[-1]), kind="escalation_moved",
-                                subject=("escalation", escalation.id), audience=escalation.requester_id))
-    session.flush()
-    return [r.id for r in rows]
+    events.record(session, EscalationClimbed(escalation=view, move=view.moves[-1],
+                                             channel=playbook.escalation.channel or None,
+                                             requester=_person(escalation.requester_id)))
+    return True
 

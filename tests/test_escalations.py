@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from slackkit import simulator as s
-from store import escalations
+from store import escalations, events
 from store.models import ActionItem, AuditEvent, Escalation, OutboxMessage
 from store.playbook import parse_playbook
 from tests.conftest import BEA, MIA, NOAH, OMAR, RIYA, STAN, TEST_PLAYBOOK, eventually
@@ -411,9 +411,12 @@ def test_an_unknown_escalation_is_a_clear_answer(simulator, slack):
 # --- climbing the ladder ------------------------------------------------------------------------------
 
 def _climb(app, sessions, *, at):
+    """Climb as the clock does; the outbox rows it wrote (delivered), [] when nothing moved."""
     with sessions() as session, session.begin():
-        ids = escalations.climb(session, escalation_id=1, playbook=app.services.playbook,
-                                resolve_approvers=escalations.slack_resolver(app.services.client), now=at)
+        climbed = escalations.climb(session, escalation_id=1, playbook=app.services.playbook,
+                                    resolve_approvers=escalations.slack_resolver(app.services.client), now=at)
+    ids = events.written(session)
+    assert climbed == bool(ids)
     app.services.deliver(ids)
     return ids
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +14,16 @@ from slackkit.blockkit import check_message, check_view
 from messages.text import inline_text
 from messages import escalations as views
 from store import escalations, handoffs
-from store.errors import NotFound, ValidationFailed
+from store import events
+from store.errors import AlreadyDone, EscalationClosed, EscalationMoved, NotAllowed, NotFound, ValidationFailed
+from store.events import Refresh
+from store.events.escalations import (
+    EscalationClimbed,
+    EscalationDecided,
+    EscalationExpired,
+    EscalationRaised,
+    EscalationWithdrawn,
+)
 from store.models import Escalation
 from store.playbook import parse_playbook
 from tests.conftest import BEA, MIA, OMAR, RIYA
@@ -141,6 +151,88 @@ def test_plain_drops_mention_and_date_markup():
     assert inline_text("by <@U0X> <!date^1^{date}|Mon 04 Mar>.") == "by @U0X Mon 04 Mar."
 
 
+# --- what the events mean for Slack, and the refusals' words ---------------------------------------
+
+def test_a_raised_escalation_posts_each_approver_the_channel_and_the_requester_once_each():
+    view = make_view()
+    said = views.on_raised(EscalationRaised(escalation=view, channel="C0ESCALATE", requester=RIYA))
+    assert [(p.kind, p.channel, p.audience, p.key, p.subject) for p in said] == [
+        ("escalation_card", MIA, MIA, f"esc:7:L0:{MIA}", ("escalation", 7)),
+        ("escalation_card", BEA, BEA, f"esc:7:L0:{BEA}", ("escalation", 7)),
+        ("escalation_notice", "C0ESCALATE", "C0ESCALATE", "esc:7:L0:C0ESCALATE", ("escalation", 7)),
+        ("escalation_requester", RIYA, RIYA, "esc:7:requester", ("escalation", 7))]
+    for post in said:
+        _ok(post.message)
+    assert _controls(said[0].message)[0]["action_id"] == "escalation_approve"
+    assert "asks" in json.dumps(said[2].message["blocks"]) and f"<@{MIA}>, <@{BEA}> to decide" in json.dumps(
+        said[2].message["blocks"])
+    # The clock raises SLA breaches for itself (no requester to write to); no channel, no channel card.
+    assert [p.kind for p in views.on_raised(EscalationRaised(escalation=view, channel=None, requester=None))] == [
+        "escalation_card", "escalation_card"]
+
+
+def test_a_climb_refreshes_every_card_then_posts_the_new_level_then_tells_the_requester():
+    move = views.LevelMove(from_level=0, from_name="Channel managers", to_name="Sales director", at=NOW, hours=4.0)
+    view = make_view(level=1, level_name="Sales director", approver_ids=(OMAR,), moves=(move,))
+    refresh, card, moved = views.on_climbed(EscalationClimbed(escalation=view, move=move, channel=None,
+                                                              requester=RIYA))
+    assert isinstance(refresh, Refresh) and refresh.subject == ("escalation", 7)
+    assert set(refresh.kinds) == {"escalation_card", "escalation_notice", "escalation_requester"}
+    assert (card.kind, card.channel, card.key) == ("escalation_card", OMAR, f"esc:7:L1:{OMAR}")
+    assert (moved.kind, moved.channel, moved.key) == ("escalation_moved", RIYA, None)
+    assert "moved to *Sales director*" in json.dumps(moved.message["blocks"])
+    # Each refreshed copy is rendered for the level and audience it was sent for (read from its key).
+    earlier = SimpleNamespace(kind="escalation_card", idempotency_key=f"esc:7:L0:{MIA}", audience=MIA)
+    channel = SimpleNamespace(kind="escalation_notice", idempotency_key="esc:7:L1:C0ESCALATE", audience="C0ESCALATE")
+    mine = SimpleNamespace(kind="escalation_requester", idempotency_key="esc:7:requester", audience=RIYA)
+    assert refresh.render(earlier) == views.escalation_card(view, card_level=0)
+    assert refresh.render(channel) == views.escalation_card(view, card_level=1, audience="channel")
+    assert refresh.render(mine) == views.requester_card(view)
+
+
+def test_a_decision_refreshes_the_cards_and_tells_whom_the_store_named():
+    view = make_view(status="rejected", decided_by=MIA, decided_at=NOW, decision_note="No budget")
+    said = views.on_decided(EscalationDecided(escalation=view, by=MIA, at=NOW, tell=(RIYA, OMAR)))
+    assert isinstance(said[0], Refresh)
+    assert [(p.kind, p.channel) for p in said[1:]] == [("escalation_decided", RIYA), ("escalation_decided", OMAR)]
+    assert [type(i) for i in views.on_withdrawn(EscalationWithdrawn(escalation=view, by=RIYA, at=NOW))] == [Refresh]
+    expired = make_view(status="expired", decided_by="system:clock", decided_at=NOW)
+    assert [getattr(i, "kind", None) for i in views.on_expired(
+        EscalationExpired(escalation=expired, at=NOW, requester=RIYA))] == [None, "escalation_expired"]
+    assert len(views.on_expired(EscalationExpired(escalation=expired, at=NOW, requester=None))) == 1
+
+
+def test_every_escalation_event_has_its_renderer():
+    from messages.events import RENDERERS
+    from store.events import escalations as escalation_events
+
+    for name in escalation_events.__dict__:
+        kind = getattr(escalation_events, name)
+        if isinstance(kind, type) and kind.__module__ == escalation_events.__name__:
+            assert RENDERERS[kind] is views.RENDERERS[kind]
+
+
+def test_refusals_carry_the_escalation_and_say_who_decided_and_when():
+    date = f"<!date^{int(NOW.timestamp())}^"
+    approved = make_view(status="approved", decided_by=MIA, decided_at=NOW)
+    refusal = EscalationClosed(approved)
+    assert isinstance(refusal, AlreadyDone) and refusal.escalation is approved
+    assert str(refusal).startswith(f"E-1007 was already approved by <@{MIA}> {date}")
+    assert str(EscalationClosed(make_view(status="expired", decided_at=NOW))).startswith(f"E-1007 already expired {date}")
+    move = views.LevelMove(from_level=0, from_name="Channel managers", to_name="Sales director", at=NOW, hours=4.0)
+    moved = EscalationMoved(make_view(level=1, level_name="Sales director", moves=(move,)), 0)
+    assert isinstance(moved, NotAllowed)
+    assert str(moved).startswith("That card is for Channel managers, and E-1007 has since moved to Sales director "
+                                 f"{date}")
+    assert str(moved).endswith(". Decide on the current card.")
+
+
+def test_the_severities_offered_are_the_ones_the_store_accepts():
+    modal = views.request_modal(kinds=[("discount", "Discount")])
+    severity = next(b for b in modal["blocks"] if b.get("block_id") == "severity")
+    assert tuple(o["value"] for o in severity["element"]["options"]) == escalations.SEVERITIES
+
+
 # --- store helpers --------------------------------------------------------------------------------
 
 def test_expand_approvers_replaces_groups_and_keeps_each_person_once():
@@ -208,3 +300,19 @@ def test_nobody_to_decide_is_an_inline_error_and_saves_nothing(sessions):
     assert "Nobody can decide at Partner manager" in failure.value.errors["kind"]
     with sessions() as session:
         assert session.query(Escalation).count() == 0
+
+
+def test_raising_records_what_happened_and_a_clock_requester_hears_nothing(sessions, make_partner):
+    playbook = parse_playbook(FALLBACK_PLAYBOOK + "admins: [U0ADMINADA]\n")
+    draft = escalations.validate_request(FORM, playbook=playbook)
+    with sessions() as session, session.begin():
+        result = escalations.raise_escalation(session, draft=draft, requester_id="system:clock", playbook=playbook,
+                                              approvers=[MIA], now=NOW)
+        [raised] = events.pending(session)
+        assert isinstance(raised, EscalationRaised)
+        assert (raised.escalation.ref, raised.escalation.approver_ids, raised.requester, raised.channel) == (
+            result.escalation.ref, (MIA,), None, None)
+        # A caller that counts rows before its commit (the clock's SLA breach) has them written now, once.
+        ids = result.outbox_ids
+        assert len(ids) == 1 and result.outbox_ids == ids and events.pending(session) == []
+    assert events.written(session) == ids

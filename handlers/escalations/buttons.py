@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from messages import escalations as views
 from messages.fields import id_from, number
-from store import escalations
+from store import escalations, events
 
 
 def open_modal(services, client, trigger_id: str, link: escalations.Link, *, text: str = "") -> None:
@@ -66,8 +66,8 @@ def withdraw(ack, body, action, respond, context) -> None:
 
     def work() -> None:
         with services.transaction() as session:
-            ids = escalations.withdraw(session, escalation_id=id_from(action.get("value")), user_id=body["user"]["id"],
-                                       playbook=services.playbook)
-        services.deliver(ids)
+            escalations.withdraw(session, escalation_id=id_from(action.get("value")), user_id=body["user"]["id"],
+                                 playbook=services.playbook)
+        services.deliver(events.written(session))
 
     services.after(work, body=body, respond=respond)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from messages.fields import id_from, number, read_metadata, read_state
 from messages.text import inline_text
 from messages.ids import Escalation as Ids
-from store import escalations
+from store import escalations, events
 from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
 
 
@@ -29,13 +29,14 @@ def submit(ack, body, view, client, context) -> None:
         first = services.playbook.escalation.levels[0]
         approvers = escalations.slack_resolver(client)(first.approvers)
         with services.transaction() as session:
-            result = escalations.raise_escalation(session, draft=draft, requester_id=body["user"]["id"],
-                                                  playbook=services.playbook, approvers=approvers)
+            escalations.raise_escalation(session, draft=draft, requester_id=body["user"]["id"],
+                                         playbook=services.playbook, approvers=approvers)
     except ValidationFailed as failure:
         ack(response_action="errors", errors=failure.errors)
         return
+    ids = events.written(session)
     ack()
-    services.after(lambda: services.deliver(result.outbox_ids))
+    services.after(lambda: services.deliver(ids))
 
 
 def submit_decision(ack, body, view, context) -> None:
@@ -45,7 +46,7 @@ def submit_decision(ack, body, view, context) -> None:
     response = form.get(Ids.RESPONSE)
     try:
         with services.transaction() as session:
-            ids = escalations.decide(
+            escalations.decide(
                 session, escalation_id=id_from(meta.get("escalation_id")), level=number(meta.get("level")),
                 user_id=body["user"]["id"], decision=meta.get("decision") if meta.get("decision") == "reject" else "approve",
                 note=form.get(Ids.NOTE), response=number(response, None),
@@ -56,5 +57,6 @@ def submit_decision(ack, body, view, context) -> None:
     except (NotAllowed, AlreadyDone, NotFound) as refusal:
         ack(response_action="errors", errors={Ids.NOTE: inline_text(str(refusal))})
         return
+    ids = events.written(session)
     ack()
     services.after(lambda: services.deliver(ids))

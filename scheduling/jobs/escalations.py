@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from scheduling.jobs import ClockContext, job
-from store import escalations, sla
+from store import escalations
 from store.models import Escalation
 
 log = logging.getLogger("partnerbot.clock")
@@ -47,9 +47,8 @@ def run(ctx: ClockContext) -> None:
     for escalation_id in due:
         try:
             with ctx.sessions() as session, session.begin():
-                ids = escalations.climb(session, escalation_id=escalation_id, playbook=ctx.playbook,
-                                        resolve_approvers=resolve, now=ctx.now)
-                climbed += bool(sla.after_climb(session, ids) or ids)
+                climbed += escalations.climb(session, escalation_id=escalation_id, playbook=ctx.playbook,
+                                             resolve_approvers=resolve, now=ctx.now)
         except escalations.ApproversUnavailable as error:  # Slack could not list a group: try next pass
             log.warning("escalation %s waits to climb: %s", escalation_id, error.errors)
     ctx.count("escalations_climbed", climbed)
