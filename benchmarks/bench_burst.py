@@ -10,11 +10,12 @@ the partner managers, and the other leads' cards must be refreshed to name the n
 a modal only if the answer comes within 3 s; past that the rep sees an error although the lead was
 saved. Target: p99 < 1 s for the burst.
 
-What it does, with bench_handoff.py's harness:
+What it does, with benchmarks/harness.py:
 
 1. Creates a database of its own on the --database-url server (`<db>_burst_<pid>`, dropped at the
-   end, so other runs on the same server are untouched), migrates it and bulk-loads bench_handoff's
-   data set (1,000 partners, 10,000 leads with their conflicts and already-sent cards).
+   end, so other runs on the same server are untouched), migrates it and bulk-loads the harness's
+   data set (1,000 partners, 10,000 leads with their conflicts and already-sent cards, rendered by
+   messages.handoff's builders).
 2. Runs the Slack stand-in in this process (so the check can read what Slack shows) and starts the
    Procfile's `web:` line (gunicorn, 2 workers x 8 threads) against it.
 3. Warms up with sequential submissions on other domains, then times `--sequential` submissions on
@@ -49,8 +50,6 @@ import os
 import random
 import re
 import secrets
-import shlex
-import signal
 import sys
 import tempfile
 import threading
@@ -69,7 +68,7 @@ from store import clock  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-from benchmarks import bench_handoff as h  # noqa: E402
+from benchmarks import harness as h  # noqa: E402
 from slackkit import simulator as s  # noqa: E402
 from slackkit.simulator import SlackSimulator  # noqa: E402
 from slackkit.webapi import SlackStandin  # noqa: E402
@@ -77,7 +76,6 @@ from store.db import make_engine, normalise_database_url  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.models import Lead, LeadConflict, OutboxMessage  # noqa: E402
 from store.playbook import load_playbook  # noqa: E402
-from tests.helpers import handoff_form  # noqa: E402
 
 TARGET_P99_MS = 1000.0
 SLACK_LIMIT_MS = 3000.0
@@ -122,7 +120,7 @@ def burst_forms(rng: random.Random, domain: str, partner_ids: list[int], playboo
     for i, partner_id in enumerate(partner_ids):
         owner = h.REPS[i % len(h.REPS)]
         first, last = rng.choice(h.FIRST_NAMES), rng.choice(h.LAST_NAMES)
-        forms.append(handoff_form(
+        forms.append(h.handoff_form(
             partner_id,
             company=s.text(f"{domain.split('.')[0].capitalize()} Inc"),
             domain=s.text(rng.choice([domain, f"https://www.{domain}/about", f"www.{domain}"])),
@@ -333,9 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.py_spy:
         Path(opts.py_spy).mkdir(parents=True, exist_ok=True)
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, h._raise_interrupt)
-    signal.signal(signal.SIGHUP, h._raise_interrupt)
+    h.stop_on_signals()
     processes = h.Processes()
     tmp = tempfile.TemporaryDirectory(prefix="bench-burst-")
     workdir = Path(tmp.name)
@@ -358,27 +354,17 @@ def main(argv: list[str] | None = None) -> int:
         rounds = [(kind, r) for kind in kinds for r in range(opts.rounds)]
         # the hot domain's existing cards are edited by the burst: they must exist in the stand-in
         need = {l["id"] for l in data.leads if l["domain"] == hot}
-        seeded = h.seed_standin_cards(api_url, data, need)
-        outbox = h.outbox_rows(data, seeded)
+        messages = h.lead_messages(data, playbook)
+        seeded = h.seed_standin_cards(api_url, data, messages, need)
+        outbox = h.outbox_rows(data, messages, seeded)
         upgrade(database_url)
         counts = h.load(database_url, data, outbox)
         print(f"database: {make_url(database_url).database}: {counts}; hot domain {hot} "
               f"({hot_open} open leads in the window)", flush=True)
 
-        env = dict(os.environ)
-        for var in ("WEB_CONCURRENCY", "PORT", "SLACK_APP_TOKEN"):
-            env.pop(var, None)
-        env.update(SLACK_BOT_TOKEN=h.TOKEN, SLACK_SIGNING_SECRET=secret, SLACK_API_URL=api_url,
-                   DATABASE_URL=database_url, PLAYBOOK_PATH=str(Path(opts.playbook).resolve()),
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])))
-        port = h.free_port()
-        argv_ = h.web_argv("bot.web:application()", port)
-        command = shlex.join(["gunicorn", *argv_[3:]])
-        log_path = workdir / "web.log"
-        print(f"web: {command}", flush=True)
-        server = processes.start("web", argv_, env=env, log_path=log_path)
-        h.wait_http(f"http://127.0.0.1:{port}/healthz", server, log_path)
-        url = f"http://127.0.0.1:{port}/slack/events"
+        env = h.web_env(api_url=api_url, secret=secret, database_url=database_url, playbook=opts.playbook)
+        web = h.start_web(processes, "web", "bot.web:application()", env, workdir)
+        server, log_path, command, url = web.proc, web.log_path, web.command, web.events_url
 
         # warm-up: sequential submissions on fresh domains (both workers, their pools and caches)
         warm = SlackSimulator(url, secret)

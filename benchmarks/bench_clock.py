@@ -27,8 +27,9 @@ For each number of due items D it:
    that ticks every minute), and, unless --no-drain, drains the outbox through the stand-in at
    advancing instants (paced: one post per channel per pass) to report delivery throughput.
 
-4. Unless --delivery 0, measures delivery alone on a fresh database: N posts due now, each into a channel of
-   its own (so pacing holds none back), drained by one deliverer: posts a second, and the statements
+4. Unless --delivery 0, measures delivery alone on a fresh database: N posts due now (real action
+   reminders, rendered by messages.reminders), each into a channel of its own (so pacing holds none
+   back), drained by one deliverer: posts a second, and the statements
    each post costs (claiming, sending, and recording its outcome as soon as Slack answers). The
    stand-in answers at once unless --slack-latency says otherwise.
 
@@ -54,12 +55,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script: make bot/, store/ and benchmarks/ importable
 
 from slack_sdk import WebClient  # noqa: E402
-from sqlalchemy import event, func, insert, select, text  # noqa: E402
+from sqlalchemy import event, func, select  # noqa: E402
 
-from benchmarks.bench_handoff import (  # noqa: E402
+from benchmarks.harness import (  # noqa: E402
     COMPANY_FORMS, DOMAIN_FIRST, DOMAIN_SECOND, MANAGERS, MARKETS, NEXT_STEPS, PARTNER_ROOTS,
-    PARTNER_SUFFIXES, PROBLEMS, REPS, TLDS, _slack_id, reset_database,
+    PARTNER_SUFFIXES, PROBLEMS, REPS, TLDS, bulk_load, count_rows, reset_database, slack_id,
 )
+from bot.slack import Slack  # noqa: E402
 from slackkit.webapi import SlackStandin  # noqa: E402
 from scheduling.clock import run_jobs  # noqa: E402
 from scheduling import jobs as registry  # noqa: E402
@@ -68,9 +70,11 @@ from store import outbox  # noqa: E402
 from store.db import make_engine, normalise_database_url
 from bot.compose import session_factory  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
-from store.models import ActionItem, Lead, OutboxMessage, Partner, SlackUser  # noqa: E402
+from messages.reminders import action_reminder  # noqa: E402
+from store.models import LEAD_REF_OFFSET, ActionItem, Lead, OutboxMessage, Partner, SlackUser  # noqa: E402
 from store.reminders import Once, post_many_once  # noqa: E402
 from store.playbook import Playbook, parse_playbook  # noqa: E402
+from store.views import ActionView  # noqa: E402
 
 N_PARTNERS = 1_000
 N_LEADS = 100_000
@@ -105,7 +109,7 @@ def build(rng: random.Random, due: int, playbook: Playbook) -> dict[str, list[di
     partners = [{
         "id": pid, "name": name, "name_key": name.lower(), "type": rng.choice(playbook.partner_types),
         "tier": rng.choice(tiers), "market": rng.choice(MARKETS), "product_lines": [],
-        "channel_id": _slack_id(rng, "C") if rng.random() < 0.8 else None,
+        "channel_id": slack_id(rng, "C") if rng.random() < 0.8 else None,
         "manager_id": rng.choice(MANAGERS) if rng.random() < 0.9 else None,
         "created_at": NOW - dt.timedelta(days=400), "updated_at": NOW - dt.timedelta(days=400),
     } for pid, name in enumerate(names, start=1)]
@@ -183,25 +187,9 @@ def build(rng: random.Random, due: int, playbook: Playbook) -> dict[str, list[di
 
 
 def load(url: str, rows: dict[str, list[dict]]) -> dict[str, int]:
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            for model, name in ((Partner, "partners"), (Lead, "leads"), (ActionItem, "actions"),
-                                (SlackUser, "slack_users")):
-                batch = rows[name]
-                for start in range(0, len(batch), 5_000):
-                    conn.execute(insert(model.__table__), batch[start:start + 5_000])
-            if engine.dialect.name == "postgresql":
-                for table in ("partners", "leads", "actions"):
-                    conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                      f"(SELECT max(id) FROM {table}))"))
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))
-        with engine.connect() as conn:
-            return {name: conn.scalar(select(func.count()).select_from(model.__table__))
-                    for name, model in (("partners", Partner), ("leads", Lead), ("actions", ActionItem))}
-    finally:
-        engine.dispose()
+    bulk_load(url, [(Partner, rows["partners"]), (Lead, rows["leads"]), (ActionItem, rows["actions"]),
+                    (SlackUser, rows["slack_users"])], batch=5_000, analyze="all")
+    return count_rows(url, {"partners": Partner, "leads": Lead, "actions": ActionItem})
 
 
 class StatementCounter:
@@ -285,7 +273,7 @@ def one_size(url: str, due: int, drain: bool, playbook: Playbook) -> dict:
                 first_pass_seconds = None
                 while True:
                     t0 = time.perf_counter()
-                    result = outbox.deliver(sessions, client, now=at)
+                    result = outbox.deliver(sessions, Slack(client), now=at)
                     if first_pass_seconds is None:
                         first_pass_seconds = time.perf_counter() - t0
                     passes += 1
@@ -320,9 +308,20 @@ def one_size(url: str, due: int, drain: bool, playbook: Playbook) -> dict:
     }
 
 
-def delivery_only(url: str, n: int, latency: float = 0.0) -> dict:
-    """N posts due at NOW, one per channel, drained by one deliverer through the stand-in (answering
-    after `latency` seconds: Slack's own answers take tens of milliseconds or more)."""
+def due_today(i: int, playbook: Playbook) -> dict:
+    """A real action reminder (messages.reminders.action_reminder, the clock's most common post) of a
+    made-up open action due today."""
+    today = NOW.astimezone(playbook.tz).date()
+    view = ActionView(id=i + 1, ref=f"A-{i + 1 + LEAD_REF_OFFSET}", title=ACTION_TITLES[i % len(ACTION_TITLES)],
+                      owner_id=USERS[i % len(USERS)], created_by=MANAGERS[0], due_date=today, success_criteria=None,
+                      impact_estimate=None, priority="medium", status="open", snoozed_until=None, outcome=None,
+                      done_at=None, done_by=None, link=None, zone=playbook.tz)
+    return action_reminder(view, kind="due_today", today=today, now=NOW)
+
+
+def delivery_only(url: str, n: int, playbook: Playbook, latency: float = 0.0) -> dict:
+    """N action reminders due at NOW, one per channel, drained by one deliverer through the stand-in
+    (answering after `latency` seconds: Slack's own answers take tens of milliseconds or more)."""
     reset_database(url)
     upgrade(url)
     engine = make_engine(url)
@@ -330,14 +329,14 @@ def delivery_only(url: str, n: int, latency: float = 0.0) -> dict:
     sessions = session_factory(engine)
     try:
         with sessions() as session, session.begin():
-            post_many_once(session, [Once(f"bench-delivery-{i}", f"C{i:08d}", {"text": f"post {i}"}, "action_reminder")
+            post_many_once(session, [Once(f"bench-delivery-{i}", f"C{i:08d}", due_today(i, playbook), "action_reminder")
                                      for i in range(n)], now=NOW)
         with SlackStandin(token=TOKEN, latency=latency) as slack:
             client = WebClient(token=TOKEN, base_url=slack.url, timeout=10)
             counter.take()
             started, passes, sent = time.perf_counter(), 0, 0
             while True:
-                result = outbox.deliver(sessions, client, now=NOW)
+                result = outbox.deliver(sessions, Slack(client), now=NOW)
                 passes += 1
                 sent += len(result.sent)
                 if not result.sent:
@@ -398,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
             url = normalise_database_url(opts.database_url or f"sqlite:///{Path(tmp) / 'delivery.db'}")
             print(f"delivery alone: {opts.delivery:,} posts, one channel each, Slack answering in "
                   f"{opts.slack_latency * 1000:.0f} ms ...", flush=True)
-            delivery = delivery_only(url, opts.delivery, opts.slack_latency)
+            delivery = delivery_only(url, opts.delivery, playbook, opts.slack_latency)
     if results:
         print_table(results)
     if delivery:

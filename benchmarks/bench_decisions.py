@@ -7,17 +7,19 @@ like production, against a bare Bolt app's floor.
 
 What it does, in order:
 
-1. Creates a database like benchmarks/bench_handoff.py does (a fresh SQLite file, or the
-   --database-url one with its public schema dropped and recreated), runs the migrations and bulk
-   loads, through SQLAlchemy core inserts: bench_handoff's 1,000 partners and 10,000 leads (with
+1. Creates a database with benchmarks/harness.py (a fresh SQLite file, or the --database-url one
+   with its public schema dropped and recreated), runs the migrations and bulk loads, through
+   SQLAlchemy core inserts: the harness's 1,000 partners and 10,000 leads (with
    their handoffs, conflicts, audit events and sent cards), 400 performance issues, 20,000 action
    items (the manager MANAGER owns 500 open ones and some closed ones) and 3,000 escalations: a few
    hundred pending at level 0 with MANAGER as the only approver and their level due in the future,
    the rest other people's, decided, expired or climbed. Every escalation's cards (approver DMs,
-   the escalation channel, the requester's) are outbox rows marked sent; the cards of the ones the
-   run decides are first posted to the Slack stand-in, so the app's chat.update calls find them.
+   the escalation channel, the requester's) are outbox rows marked sent, rendered by the real
+   builders (messages.escalations, messages.actions) from the store's read models once the rows are
+   in; the cards of the ones the run decides are posted to the Slack stand-in first, so the app's
+   chat.update calls find them.
 2. Starts the Slack stand-in and the real web process with the Procfile's `web:` line (bound to
-   127.0.0.1). The stand-in is bot.slack_standin's SlackStandin, served by this file
+   127.0.0.1). The stand-in is slackkit.webapi's SlackStandin, served by this file
    (`--serve-standin`) with one read-only addition: GET /bench/calls lists the calls it answered,
    so the run can check which decide modals the clicks opened and use their private_metadata.
 3. Times, client-side, one request at a time over one keep-alive connection (SlackSimulator):
@@ -57,17 +59,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import random
 import secrets
-import shlex
 import signal
 import sys
 import tempfile
 import time
 import urllib.request
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -79,40 +78,50 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script: make bot/, store/ and benchmarks/ importable
 
-from slack_sdk import WebClient
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select
 
-from benchmarks.bench_handoff import (
+from benchmarks.harness import (
     MANAGERS,
     N_PARTNERS,
     PROBLEMS,
     REPS,
     TARGET_P99_MS,
     TARGET_RATIO,
-    TOKEN,
     Dataset,
     Processes,
     RunFailed,
-    _raise_interrupt,
     build_dataset,
+    bulk_load,
+    count_rows,
+    dm_channel,
     finish,
-    free_port,
+    lead_messages,
     load,
     log_problems,
     machine_and_target,
+    made_up_ts,
+    next_outbox_id,
     outbox_rows,
+    post_to_standin,
     print_table,
+    raise_interrupt,
     ratio,
     reset_database,
+    sent_row,
+    start_standin,
+    start_web,
+    stop_on_signals,
     summarize,
-    tail,
-    wait_http,
-    web_argv,
+    web_env,
 )
+from messages import actions as action_builders
+from messages import escalations as escalation_builders
 from slackkit import simulator as s
 from slackkit.simulator import Answer, SlackSimulator
 from slackkit.webapi import SlackStandin, _json
+from store.actions import action_view
 from store.db import make_engine, normalise_database_url
+from store.escalations import escalation_view
 from bot.compose import session_factory
 from store.migrate import upgrade
 from store.models import (
@@ -123,6 +132,7 @@ from store.models import (
     OutboxMessage,
     PerformanceIssue,
 )
+from store.views import ActionView, EscalationView
 from store.playbook import Playbook, load_playbook
 
 MANAGER = "U0BENCHMGR"  # approver of the pending escalations; owner of 500 open actions
@@ -167,7 +177,7 @@ ISSUE_CATEGORIES = ["capability_gap", "misaligned_incentives", "messaging", "ena
 # =============================================================================== the stand-in, inspectable
 
 class InspectableStandin(SlackStandin):
-    """bot.slack_standin's SlackStandin plus GET /bench/calls?since=N&views_since=M: what it answered
+    """slackkit.webapi's SlackStandin plus GET /bench/calls?since=N&views_since=M: what it answered
     (one line per call, in order) and the views it stored, so the run can check what the app did."""
 
     def handle(self, path: str, headers: Any, body: bytes):
@@ -211,7 +221,7 @@ def serve_standin(argv: list[str]) -> None:
     opts = parser.parse_args(argv)
     standin = InspectableStandin(opts.token, port=opts.port).start()
     print(standin.url, flush=True)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGTERM, raise_interrupt)
     try:
         while True:
             time.sleep(3600)
@@ -411,88 +421,51 @@ def build_decisions(rng: random.Random, now: dt.datetime, playbook: Playbook, ba
     return DecisionData(base, issues, actions, escalations, audit, mine[:n_targets], mine[n_targets:])
 
 
-def _kind_name(playbook: Playbook, key: str) -> str:
-    kind = playbook.request_kind(key)
-    return kind.name if kind else key
+def read_models(url: str, playbook: Playbook) -> tuple[dict[int, EscalationView], dict[int, ActionView]]:
+    """Every escalation's and action's read model as the app builds it (store.escalations.escalation_view,
+    store.actions.action_view), read from the loaded database."""
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            escalations = {e.id: escalation_view(session, e, playbook)
+                           for e in session.scalars(select(Escalation).order_by(Escalation.id))}
+            actions = {a.id: action_view(session, a, playbook)
+                       for a in session.scalars(select(ActionItem).order_by(ActionItem.id))}
+    finally:
+        engine.dispose()
+    return escalations, actions
 
 
-def escalation_card(esc: dict, playbook: Playbook, *, audience: str, level: int) -> dict:
-    """A card shaped like the app's (header, facts, reason, approvers, buttons while it is live)."""
-    ref = f"E-{esc['id'] + LEAD_REF_OFFSET}"
-    live = esc["status"] == "pending" and level == esc["level"]
-    who = ", ".join(f"<@{u}>" for u in esc["approver_ids"])
-    intro = (f"<@{esc['requester_id']}> asks you to decide" if audience == "approver"
-             else f"<@{esc['requester_id']}> asks {who} to decide")
-    blocks: list[dict] = [
-        {"type": "header", "text": {"type": "plain_text", "text": f"{ref} · {_kind_name(playbook, esc['kind'])}"[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"{intro}: *{esc['about']}*"[:3000]}},
-        {"type": "section", "fields": [
-            {"type": "mrkdwn", "text": f"*Severity*\n{esc['severity'].capitalize()}"},
-            {"type": "mrkdwn", "text": f"*Level*\n{playbook.escalation.levels[level].name}"},
-            {"type": "mrkdwn", "text": f"*Requested by*\n<@{esc['requester_id']}>"},
-        ]},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Why*\n{esc['reason']}"}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Approvers: {who} or an admin"}]},
-    ]
-    if live:
-        value = f"{esc['id']}:{level}"
-        blocks.append({"type": "actions", "block_id": "escalation_actions", "elements": [
-            {"type": "button", "text": {"type": "plain_text", "text": "Approve"}, "action_id": "escalation_approve",
-             "value": value, "style": "primary"},
-            {"type": "button", "text": {"type": "plain_text", "text": "Reject"}, "action_id": "escalation_reject",
-             "value": value, "style": "danger"},
-        ]})
-    return {"text": f"{ref} · {esc['about']}"[:3000], "blocks": blocks}
+def escalation_message(view: EscalationView, kind: str, level: int) -> dict:
+    """An escalation's card as the app renders each copy: the requester's, the approvers' (DMs) and the
+    escalation channel's, for the level it was sent at."""
+    if kind == "escalation_requester":
+        return escalation_builders.requester_card(view)
+    return escalation_builders.escalation_card(view, card_level=level,
+                                               audience="channel" if kind == "escalation_notice" else "approver")
 
 
-def requester_card(esc: dict) -> dict:
-    ref = f"E-{esc['id'] + LEAD_REF_OFFSET}"
-    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn",
-                                                       "text": f":outbox_tray: *{ref}* — your request about *{esc['about']}*"[:3000]}}]
-    if esc["status"] == "pending":
-        blocks.append({"type": "actions", "block_id": "escalation_actions", "elements": [
-            {"type": "button", "text": {"type": "plain_text", "text": "Withdraw"}, "action_id": "escalation_withdraw",
-             "value": str(esc["id"])}]})
-    return {"text": f"{ref} · {esc['about']}"[:3000], "blocks": blocks}
-
-
-def action_card(action: dict) -> dict:
-    ref = f"A-{action['id'] + LEAD_REF_OFFSET}"
-    return {"text": f"{ref} · {action['title']}"[:3000], "blocks": [
-        {"type": "header", "text": {"type": "plain_text", "text": f"{ref} · {action['title']}"[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"Your action\nDue {action['due_date'].isoformat()}"}},
-    ]}
-
-
-def card_jobs(data: DecisionData, playbook: Playbook) -> list[tuple[int, str, str, dict]]:
+def card_jobs(data: DecisionData, playbook: Playbook,
+              views: dict[int, EscalationView]) -> list[tuple[tuple[int, str, str], str, dict]]:
     """The cards of the escalations the run decides, to post to the stand-in first:
-    (escalation id, kind, audience, message)."""
+    ((escalation id, kind, audience), channel, message)."""
     by_id = {e["id"]: e for e in data.escalations}
     channel = playbook.escalation.channel
     jobs = []
     for eid in data.targets:
-        esc = by_id[eid]
+        esc, view = by_id[eid], views[eid]
         for person in esc["approver_ids"]:
-            jobs.append((eid, "escalation_card", person, escalation_card(esc, playbook, audience="approver", level=0)))
+            jobs.append(((eid, "escalation_card", person), person, escalation_message(view, "escalation_card", 0)))
         if channel:
-            jobs.append((eid, "escalation_notice", channel, escalation_card(esc, playbook, audience="channel", level=0)))
-        jobs.append((eid, "escalation_requester", esc["requester_id"], requester_card(esc)))
+            jobs.append(((eid, "escalation_notice", channel), channel, escalation_message(view, "escalation_notice", 0)))
+        jobs.append(((eid, "escalation_requester", esc["requester_id"]), esc["requester_id"],
+                     escalation_message(view, "escalation_requester", 0)))
     return jobs
 
 
-def seed_cards(api_url: str, jobs: list[tuple[int, str, str, dict]]) -> dict[tuple[int, str, str], tuple[str, str]]:
-    client = WebClient(token=TOKEN, base_url=api_url, timeout=10)
-
-    def post(job):
-        eid, kind, audience, message = job
-        response = client.chat_postMessage(channel=audience, **message)
-        return (eid, kind, audience), (response["channel"], response["ts"])
-
-    with ThreadPoolExecutor(8) as pool:
-        return dict(pool.map(post, jobs))
-
-
-def decision_outbox(data: DecisionData, playbook: Playbook, seeded: dict, first_id: int) -> list[dict]:
+def decision_outbox(data: DecisionData, playbook: Playbook, seeded: dict, first_id: int,
+                    escalations: dict[int, EscalationView], actions: dict[int, ActionView],
+                    now: dt.datetime) -> list[dict]:
     """The cards every action and escalation already had sent, continuing the outbox ids."""
     rows: list[dict] = []
     fake_ts = 1_650_000_000_000_000
@@ -501,61 +474,48 @@ def decision_outbox(data: DecisionData, playbook: Playbook, seeded: dict, first_
     def add(at, to, payload, kind, subject, key=None, where=None):
         nonlocal fake_ts
         fake_ts += 100
-        if where is None:
-            where = ("D" + to if to[0] in "UW" else to, f"{fake_ts // 1_000_000}.{fake_ts % 1_000_000:06d}")
-        rows.append({
-            "id": first_id + len(rows), "created_at": at, "method": "chat.postMessage", "channel": to,
-            "payload": payload, "version": 1, "kind": kind, "subject_type": subject[0], "subject_id": subject[1],
-            "audience": to, "idempotency_key": key, "update_of_id": None, "status": "sent", "attempts": 1,
-            "last_error": None, "next_attempt_at": at, "claimed_until": None, "sent_at": at, "sent_version": 1,
-            "result_channel": where[0], "result_ts": where[1],
-        })
+        rows.append(sent_row(first_id + len(rows), at=at, channel=to, message=payload, kind=kind, subject=subject,
+                             where=where or (dm_channel(to), made_up_ts(fake_ts)), key=key))
 
     for action in data.actions:
-        subject = ("action", action["id"])
-        add(action["created_at"], action["owner_id"], action_card(action), "action_card", subject)
+        subject, view = ("action", action["id"]), actions[action["id"]]
+        add(action["created_at"], action["owner_id"],
+            action_builders.action_card(view, audience=action["owner_id"], now=now), "action_card", subject)
         if action["created_by"] != action["owner_id"]:
-            add(action["created_at"], action["created_by"], {"text": f"A-{action['id'] + LEAD_REF_OFFSET} given"},
-                "action_created", subject)
+            add(action["created_at"], action["created_by"], action_builders.created_notice(view), "action_created",
+                subject)
     levels = playbook.escalation.levels
     for esc in data.escalations:
-        eid, subject = esc["id"], ("escalation", esc["id"])
+        eid, subject, view = esc["id"], ("escalation", esc["id"]), escalations[esc["id"]]
         for level in range(esc["level"] + 1):
             # an earlier level's approvers: someone the level resolved to (its users, else a manager)
             people = esc["approver_ids"] if level == esc["level"] else (
                 [u for u in levels[level].approvers if u[0] in "UW"] or [MANAGERS[eid % len(MANAGERS)]])
             at = esc["created_at"] if level == 0 else esc["level_started_at"]
             for person in people:
-                add(at, person, escalation_card(esc, playbook, audience="approver", level=level), "escalation_card",
+                add(at, person, escalation_message(view, "escalation_card", level), "escalation_card",
                     subject, f"esc:{eid}:L{level}:{person}", seeded.get((eid, "escalation_card", person)))
             if channel:
-                add(at, channel, escalation_card(esc, playbook, audience="channel", level=level), "escalation_notice",
+                add(at, channel, escalation_message(view, "escalation_notice", level), "escalation_notice",
                     subject, f"esc:{eid}:L{level}:{channel}", seeded.get((eid, "escalation_notice", channel)))
-        add(esc["created_at"], esc["requester_id"], requester_card(esc), "escalation_requester", subject,
-            f"esc:{eid}:requester", seeded.get((eid, "escalation_requester", esc["requester_id"])))
+        add(esc["created_at"], esc["requester_id"], escalation_message(view, "escalation_requester", 0),
+            "escalation_requester", subject, f"esc:{eid}:requester",
+            seeded.get((eid, "escalation_requester", esc["requester_id"])))
     return rows
 
 
-def load_decisions(url: str, data: DecisionData) -> dict[str, int]:
+def load_decisions(url: str, data: DecisionData) -> None:
+    """The issues, actions, escalations and their audit events (statistics come with the outbox after)."""
+    bulk_load(url, [(PerformanceIssue, data.issues), (ActionItem, data.actions), (Escalation, data.escalations),
+                    (AuditEvent, data.audit)], analyze="none")
+
+
+def decision_counts(url: str) -> dict[str, int]:
+    counts = count_rows(url, {"performance_issues": PerformanceIssue, "actions": ActionItem,
+                              "escalations": Escalation, "audit_events": AuditEvent, "outbox": OutboxMessage})
     engine = make_engine(url)
     try:
-        with engine.begin() as conn:
-            for model, rows in ((PerformanceIssue, data.issues), (ActionItem, data.actions),
-                                (Escalation, data.escalations), (AuditEvent, data.audit)):
-                for start in range(0, len(rows), 2_000):
-                    conn.execute(insert(model.__table__), rows[start:start + 2_000])
-            if engine.dialect.name == "postgresql":
-                for table in ("performance_issues", "actions", "escalations"):
-                    conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                      f"(SELECT max(id) FROM {table}))"))
-        if engine.dialect.name == "postgresql":  # as bench_handoff.load; SQLite gets no statistics, as in production
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("ANALYZE"))
         with engine.connect() as conn:
-            counts = {name: conn.scalar(select(func.count()).select_from(model.__table__))
-                      for name, model in (("performance_issues", PerformanceIssue), ("actions", ActionItem),
-                                          ("escalations", Escalation), ("audit_events", AuditEvent),
-                                          ("outbox", OutboxMessage))}
             counts["manager_open_actions"] = conn.scalar(select(func.count()).select_from(ActionItem).where(
                 ActionItem.owner_id == MANAGER, ActionItem.status == "open"))
             counts["manager_pending_escalations"] = sum(
@@ -877,15 +837,6 @@ def check_run(url: str, run: Run, spare: list[int], first_new_outbox: int, click
     }
 
 
-def next_outbox_id(url: str) -> int:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return (conn.scalar(select(func.max(OutboxMessage.id))) or 0) + 1
-    finally:
-        engine.dispose()
-
-
 def pending_count(url: str, ids: list[int]) -> int:
     engine = make_engine(url)
     try:
@@ -966,9 +917,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.requests < 1 or opts.warmup < 0 or opts.paced < 0:
         parser.error("--requests must be >= 1, --warmup and --paced >= 0")
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGHUP, _raise_interrupt)
+    stop_on_signals()
     run_started = time.monotonic()
     processes = Processes()
     tmp = tempfile.TemporaryDirectory(prefix="bench-decisions-")
@@ -982,21 +931,9 @@ def main(argv: list[str] | None = None) -> int:
         n_paced = opts.paced
         secret = secrets.token_hex(16)
 
-        standin_port = free_port()
-        standin = processes.start("stand-in", [sys.executable, str(Path(__file__).resolve()), "--serve-standin",
-                                               "--port", str(standin_port), "--token", TOKEN],
-                                  env=dict(os.environ), log_path=workdir / "standin.log")
-        standin_root = f"http://127.0.0.1:{standin_port}"
+        standin_root = start_standin(processes, workdir, [sys.executable, str(Path(__file__).resolve()),
+                                                          "--serve-standin"])
         api_url = f"{standin_root}/api/"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                WebClient(token=TOKEN, base_url=api_url, timeout=2).auth_test()
-                break
-            except Exception:  # noqa: BLE001 - not listening yet
-                if standin.poll() is not None or time.monotonic() > deadline:
-                    raise RunFailed(f"the stand-in did not start:\n{tail(workdir / 'standin.log')}") from None
-                time.sleep(0.05)
 
         # the database
         t0 = time.monotonic()
@@ -1005,30 +942,29 @@ def main(argv: list[str] | None = None) -> int:
         base = build_dataset(rng, now, playbook, 0)
         data = build_decisions(rng, now, playbook, base, n_flow + n_paced)
         main_targets, paced_targets = data.targets[:n_flow], data.targets[n_flow:]
-        cards = seed_cards(api_url, card_jobs(data, playbook))
-        lead_outbox = outbox_rows(base, {})
-        outbox = lead_outbox + decision_outbox(data, playbook, cards, len(lead_outbox) + 1)
+        lead_outbox = outbox_rows(base, lead_messages(base, playbook), {})
         t_gen = time.monotonic() - t0
         t0 = time.monotonic()
         reset_database(database_url)
         upgrade(database_url)
-        counts = load(database_url, base, outbox)
-        counts |= load_decisions(database_url, data)
+        counts = load(database_url, base, lead_outbox)
+        load_decisions(database_url, data)
+        # the cards, rendered by the real builders from what the store reads back
+        escalations, actions = read_models(database_url, playbook)
+        cards = post_to_standin(api_url, card_jobs(data, playbook, escalations))
+        bulk_load(database_url, [(OutboxMessage, decision_outbox(data, playbook, cards, len(lead_outbox) + 1,
+                                                                  escalations, actions, now))])
+        counts |= decision_counts(database_url)
         t_load = time.monotonic() - t0
-        print(f"database: {db_kind}; generated in {t_gen:.1f}s (stand-in seeded with {len(cards)} cards), "
-              f"migrated and loaded in {t_load:.1f}s: {counts}; {len(data.targets)} escalations to click and "
+        print(f"database: {db_kind}; generated in {t_gen:.1f}s; migrated, loaded and rendered in {t_load:.1f}s "
+              f"(stand-in seeded with {len(cards)} cards): {counts}; {len(data.targets)} escalations to click and "
               f"decide, {len(data.spare)} left alone", flush=True)
 
         t0 = time.monotonic()
         in_process = measure_list_in_process(database_url, playbook, opts.requests, min(opts.warmup, 30))
         print(f"in-process list: {opts.requests} in {time.monotonic() - t0:.1f}s", flush=True)
 
-        env = dict(os.environ)
-        for var in ("WEB_CONCURRENCY", "PORT", "SLACK_APP_TOKEN"):
-            env.pop(var, None)
-        env.update(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=secret, SLACK_API_URL=api_url,
-                   DATABASE_URL=database_url, PLAYBOOK_PATH=str(Path(opts.playbook).resolve()),
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])))
+        env = web_env(api_url=api_url, secret=secret, database_url=database_url, playbook=opts.playbook)
         log = StandinLog(standin_root)
         log.mark()  # the seeding calls are not the run's
         results: dict[str, dict[str, dict]] = {}
@@ -1037,14 +973,8 @@ def main(argv: list[str] | None = None) -> int:
         log_issues: dict[str, list[str]] = {}
         verification: dict[str, dict] = {}
         for label, spec in (("partnerbot", "bot.web:application()"), ("bare", "benchmarks.bare_app:application()")):
-            port = free_port()
-            argv_ = web_argv(spec, port)
-            commands[label] = shlex.join(["gunicorn", *argv_[3:]])
-            log_path = workdir / f"{label}.log"
-            print(f"{label}: {commands[label]}", flush=True)
-            server = processes.start(label, argv_, env=env, log_path=log_path)
-            wait_http(f"http://127.0.0.1:{port}/healthz", server, log_path)
-            url = f"http://127.0.0.1:{port}/slack/events"
+            web = start_web(processes, label, spec, env, workdir)
+            server, log_path, url, commands[label] = web.proc, web.log_path, web.events_url, web.command
             passes = [(label, main_targets, opts.warmup, opts.requests, 0.0)]
             if label == "partnerbot" and opts.paced:
                 passes.append(("paced", paced_targets, 0, opts.paced, opts.paced_gap_ms / 1000))
@@ -1105,7 +1035,7 @@ def main(argv: list[str] | None = None) -> int:
                                        "after_answer": after.get("paced")},
             "after_answer": {k: v for k, v in after.items() if k != "paced"}, "list_in_process": in_process, "verification": verification,
             "server_log_issues": {k: v[:20] for k, v in log_issues.items()}, "failures": failures,
-            "seconds": {"generate_and_seed": round(t_gen, 1), "migrate_and_load": round(t_load, 1),
+            "seconds": {"generate": round(t_gen, 1), "migrate_load_render_and_seed": round(t_load, 1),
                         "total": round(total, 1)},
         }
         return finish(report, opts.output, failures, total)

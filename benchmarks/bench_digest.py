@@ -4,7 +4,7 @@
     python benchmarks/bench_digest.py [--database-url URL] [--repeat 7] [--json PATH]
 
 1. Creates a database (a fresh SQLite file in a temp dir, or --database-url; for Postgres its
-   public schema is dropped and recreated, like benchmarks/bench_handoff.py does), runs the
+   public schema is dropped and recreated, by benchmarks/harness.py), runs the
    migrations and bulk-loads 1,000 partners, 100,000 leads over the twelve months to November
    2026, 200,000 actions and 5,000 escalations with SQLAlchemy core inserts.
 2. Times `store.metrics.month_report` for October 2026 — everything the digest's numbers need:
@@ -36,15 +36,17 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import bindparam, insert, text
+from sqlalchemy import bindparam, text
 
-from benchmarks.bench_handoff import (
+from benchmarks.harness import (
+    FLOOR_SQL,
     MARKETS,
     PARTNER_ROOTS,
     PARTNER_SUFFIXES,
     REPS,
-    _slack_id,
+    bulk_load,
     reset_database,
+    slack_id,
 )
 from store import metrics
 from store.db import make_engine, normalise_database_url
@@ -66,7 +68,7 @@ def build(rng: random.Random) -> dict[str, list[dict]]:
         name = f"{rng.choice(PARTNER_ROOTS)} {rng.choice(PARTNER_SUFFIXES)} {pid}"
         partners.append({"id": pid, "name": name, "name_key": name.lower(), "type": "reseller",
                          "tier": rng.choice(["registered", "silver", "gold", "platinum"]), "market": rng.choice(MARKETS),
-                         "product_lines": [], "channel_id": _slack_id(rng, "C") if rng.random() < 0.8 else None,
+                         "product_lines": [], "channel_id": slack_id(rng, "C") if rng.random() < 0.8 else None,
                          "manager_id": None, "created_at": FIRST, "updated_at": FIRST})
     span = (NOW - FIRST).total_seconds()
     leads = []
@@ -109,54 +111,8 @@ def build(rng: random.Random) -> dict[str, list[dict]]:
 
 
 def load(url: str, data: dict[str, list[dict]]) -> None:
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            for model, rows in ((Partner, data["partners"]), (Lead, data["leads"]), (ActionItem, data["actions"]),
-                                (Escalation, data["escalations"])):
-                for start in range(0, len(rows), 5_000):
-                    conn.execute(insert(model.__table__), rows[start:start + 5_000])
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))
-    finally:
-        engine.dispose()
-
-
-FLOOR_SQL = """
-WITH l AS (
-  SELECT partner_id,
-    SUM(CASE WHEN created_at >= :s AND created_at < :e AND direction = 'to_partner' THEN 1 ELSE 0 END) AS to_partner,
-    SUM(CASE WHEN created_at >= :s AND created_at < :e AND direction = 'from_partner' THEN 1 ELSE 0 END) AS from_partner,
-    SUM(CASE WHEN created_at >= :s AND created_at < :e AND accepted_at < :e THEN 1 ELSE 0 END) AS accepted,
-    SUM(CASE WHEN first_outreach_by >= :s AND first_outreach_by < :e AND declined_at IS NULL THEN 1 ELSE 0 END) AS due,
-    SUM(CASE WHEN first_outreach_by >= :s AND first_outreach_by < :e AND declined_at IS NULL
-             AND first_outreach_at <= first_outreach_by THEN 1 ELSE 0 END) AS on_time,
-    SUM(CASE WHEN stage = 'closed_won' AND closed_at >= :s AND closed_at < :e THEN 1 ELSE 0 END) AS wins,
-    SUM(CASE WHEN stage = 'closed_won' AND closed_at >= :s AND closed_at < :e THEN closed_amount END) AS revenue
-  FROM leads
-  WHERE (created_at >= :s AND created_at < :e) OR (first_outreach_by >= :s AND first_outreach_by < :e)
-     OR (closed_at >= :s AND closed_at < :e)
-  GROUP BY partner_id),
-a AS (
-  SELECT partner_id,
-    SUM(CASE WHEN done_at >= :s AND done_at < :e THEN 1 ELSE 0 END) AS done,
-    SUM(CASE WHEN status <> 'cancelled' AND created_at < :e AND due_date < :d
-             AND (done_at IS NULL OR done_at >= :e) THEN 1 ELSE 0 END) AS overdue
-  FROM actions WHERE partner_id IS NOT NULL
-  GROUP BY partner_id),
-x AS (
-  SELECT COALESCE(leads.partner_id, actions.partner_id) AS partner_id,
-    SUM(CASE WHEN escalations.created_at >= :s THEN 1 ELSE 0 END) AS opened,
-    SUM(CASE WHEN escalations.status = 'pending' OR escalations.decided_at >= :e THEN 1 ELSE 0 END) AS still_open
-  FROM escalations LEFT JOIN leads ON leads.id = escalations.lead_id
-  LEFT JOIN actions ON actions.id = escalations.action_id
-  WHERE escalations.created_at < :e
-  GROUP BY COALESCE(leads.partner_id, actions.partner_id))
-SELECT partners.id, l.to_partner, l.from_partner, l.accepted, l.due, l.on_time, l.wins, l.revenue,
-       a.done, a.overdue, x.opened, x.still_open
-FROM partners LEFT JOIN l ON l.partner_id = partners.id LEFT JOIN a ON a.partner_id = partners.id
-LEFT JOIN x ON x.partner_id = partners.id
-"""
+    bulk_load(url, [(Partner, data["partners"]), (Lead, data["leads"]), (ActionItem, data["actions"]),
+                    (Escalation, data["escalations"])], batch=5_000, analyze="all")
 
 
 def floor_query(session, period: metrics.Period):

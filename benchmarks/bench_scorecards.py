@@ -38,10 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import bindparam, insert, text
+from sqlalchemy import bindparam, text
 
-from benchmarks.bench_digest import FLOOR_SQL
-from benchmarks.bench_handoff import MARKETS, PARTNER_ROOTS, PARTNER_SUFFIXES, REPS, percentile, reset_database
+from benchmarks.harness import (
+    FLOOR_SQL, MARKETS, PARTNER_ROOTS, PARTNER_SUFFIXES, REPS, bulk_load, percentile, reset_database,
+)
 from messages.home import home_view
 from messages.scorecards import scorecard_message
 from store import home, metrics, scorecards
@@ -116,17 +117,8 @@ def build(rng: random.Random) -> dict[str, list[dict]]:
 
 
 def load(url: str, data: dict[str, list[dict]]) -> None:
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            for model, rows in ((Partner, data["partners"]), (Lead, data["leads"]), (ActionItem, data["actions"]),
-                                (Escalation, data["escalations"])):
-                for start in range(0, len(rows), 5_000):
-                    conn.execute(insert(model.__table__), rows[start:start + 5_000])
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))
-    finally:
-        engine.dispose()
+    bulk_load(url, [(Partner, data["partners"]), (Lead, data["leads"]), (ActionItem, data["actions"]),
+                    (Escalation, data["escalations"])], batch=5_000, analyze="all")
 
 
 ONE_PARTNER_SQL = FLOOR_SQL.replace("GROUP BY partner_id)", "AND partner_id = :p GROUP BY partner_id)", 1) \
