@@ -1,4 +1,5 @@
-"""Block Kit for action items: the modals, the owner's card, notices and the list. Pure functions."""
+"""Block Kit for action items: the modals, the owner's card, notices and the list, and what the action
+events (store.events.actions) mean for Slack. Pure functions."""
 
 from __future__ import annotations
 
@@ -22,19 +23,19 @@ from messages.fields import input_block
 from messages.ids import Action as Ids
 from messages.ids import Escalation as EscalationIds
 from messages.text import escape, truncate, user, when
+from messages.words import due_text  # importing messages.words also registers how refusals are worded
 from store import clock
-from store.views import ActionView  # noqa: F401 - the read models this module renders
+from store.actions import LIST_LIMIT
+from store.actions import PRIORITIES as PRIORITY_KEYS
+from store.events import Post, Refresh
+from store.events.actions import ActionCreated, ActionDone, ActionReassigned, ActionSnoozed
+from store.issues import CATEGORIES
+from store.views import ActionLink, ActionView
 
-PRIORITIES = {"low": "Low", "medium": "Medium", "high": "High", "urgent": "Urgent"}
+PRIORITIES = {key: key.capitalize() for key in PRIORITY_KEYS}  # low -> Low …
 PRIORITY_ICONS = {"low": ":white_circle:", "medium": ":large_blue_circle:", "high": ":large_orange_circle:",
                   "urgent": ":red_circle:"}
 SNOOZES = {"1d": "1 day", "1w": "1 week", "date": "Pick a date…"}
-LIST_LIMIT = 40  # one section per action, plus a header and a footer: well inside Slack's 50 blocks
-
-
-def due_text(day: dt.date) -> str:
-    """A due date is a calendar day in the playbook's zone, not a moment: shown as the day itself."""
-    return day.strftime("%a %d %b %Y")
 
 
 # --- modals -----------------------------------------------------------------------------------
@@ -121,12 +122,24 @@ def link_options(partners, leads, issues) -> dict[str, Any]:
 
 # --- the card and notices -----------------------------------------------------------------------
 
+def link_text(link: ActionLink | None) -> str | None:
+    """What an action is linked to, as mrkdwn: "Lead L-1001 · Acme Corp (Globex)", "Partner Globex"."""
+    if link is None:
+        return None
+    partner = f" ({escape(truncate(link.partner, 80))})" if link.partner else ""
+    if link.kind == "issue":
+        return f"Issue {link.ref} · {escape(CATEGORIES.get(link.category, link.category or ''))}{partner}"
+    if link.kind == "lead":
+        return f"Lead {link.ref} · {escape(truncate(link.company or '', 80))}{partner}"
+    return f"Partner {escape(truncate(link.partner or '', 80))}"
+
+
 def _facts(view: ActionView) -> str:
     parts = [f"{PRIORITY_ICONS.get(view.priority, '')} {PRIORITIES.get(view.priority, view.priority)} priority",
              f"due *{due_text(view.due_date)}*", f"owner {user(view.owner_id)}"]
     text = " · ".join(parts)
     if view.link:
-        text += f"\n:link: {view.link}"
+        text += f"\n:link: {link_text(view.link)}"
     return text
 
 
@@ -232,7 +245,7 @@ def actions_list(views: list[ActionView], *, total: int, heading: str, today: dt
                 f"{PRIORITIES.get(v.priority, v.priority)} · due {due_text(v.due_date)}"
                 + ("" if mine else f" · {user(v.owner_id)}")
                 + (f" · {' · '.join(flags)}" if flags else "")
-                + (f"\n:link: {v.link}" if v.link else ""))
+                + (f"\n:link: {link_text(v.link)}" if v.link else ""))
         section: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": truncate(line, 3000)}}
         if mine:
             section["accessory"] = {"type": "button", "text": {"type": "plain_text", "text": "Done"},
@@ -256,3 +269,55 @@ def list_message(found, *, caller_id: str, today: dt.date, now: dt.datetime) -> 
         heading, empty, mine = (f"Open actions of {user(found.owner_id)} ({found.total})",
                                 f"{user(found.owner_id)} has no open actions.", False)
     return actions_list(found.views, total=found.total, heading=heading, empty=empty, mine=mine, today=today, now=now)
+
+
+# --- what action events mean for Slack (messages.events) ----------------------------------------
+
+def refresh_cards(view: ActionView, now: dt.datetime) -> Refresh:
+    """Every copy of an action's card, current: the owner's with its buttons, a former owner's without."""
+    return Refresh(subject=("action", view.id), kinds=("action_card",),
+                   render=lambda row: action_card(view, audience=row.audience, now=now))
+
+
+def _post(view: ActionView, to: str, message: dict[str, Any], kind: str) -> Post:
+    return Post(channel=to, message=message, kind=kind, subject=("action", view.id), audience=to)
+
+
+def on_created(event: ActionCreated) -> list[Post | Refresh]:
+    view = event.action
+    said = [_post(view, view.owner_id, action_card(view, audience=view.owner_id, now=event.at), "action_card")]
+    if event.by != view.owner_id:
+        said.append(_post(view, event.by, created_notice(view), "action_created"))
+    return said
+
+
+def on_done(event: ActionDone) -> list[Post | Refresh]:
+    view = event.action
+    said: list[Post | Refresh] = [refresh_cards(view, event.at)]
+    if view.created_by != event.by:
+        said.append(_post(view, view.created_by, done_notice(view), "action_done"))
+    return said
+
+
+def on_snoozed(event: ActionSnoozed) -> list[Post | Refresh]:
+    return [refresh_cards(event.action, event.at)]
+
+
+def on_reassigned(event: ActionReassigned) -> list[Post | Refresh]:
+    """The former owner's copy loses its buttons; the new owner gets the card; the former owner and the
+    creator are told (not the one who reassigned it, nor the new owner twice)."""
+    view = event.action
+    said: list[Post | Refresh] = [
+        refresh_cards(view, event.at),
+        _post(view, view.owner_id, action_card(view, audience=view.owner_id, now=event.at), "action_card"),
+    ]
+    told = {view.owner_id}
+    for person in (event.previous_owner, view.created_by):
+        if person not in told and person != event.by:
+            told.add(person)
+            said.append(_post(view, person, reassigned_notice(view, by=event.by, previous_owner=event.previous_owner),
+                              "action_reassigned"))
+    return said
+
+
+RENDERERS = {ActionCreated: on_created, ActionDone: on_done, ActionSnoozed: on_snoozed, ActionReassigned: on_reassigned}

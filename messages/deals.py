@@ -1,4 +1,5 @@
-"""Block Kit for working a deal: the stage modal, notices, the debrief request and modal. Pure functions."""
+"""Block Kit for working a deal: the stage modal, notices, the debrief request and modal, and what the
+deal events (store.events.deals) mean for Slack. Pure functions."""
 
 from __future__ import annotations
 
@@ -20,18 +21,20 @@ from slack_sdk.models.views import View
 
 from messages import blocks as b
 from messages.fields import input_block
-from messages.handoff import LeadView, stage_label
+from messages import words  # noqa: F401 - registers how refusals are worded (a stage moved meanwhile names who)
+from messages.handoff import LeadView, refresh_cards, stage_label
 from messages.ids import Deal as Ids
 from messages.text import escape, money, truncate, user, when
+from store.deals import DEBRIEF_LIMIT, NOTE_LIMIT, REASON_LIMIT
+from store.events import Post, Refresh
+from store.events.deals import DebriefWritten, StageChanged
 
 CHECKBOX_LIMIT = 10  # Slack: at most 10 options in a checkboxes element
 REQUIRED_MARK = " (required)"
-NOTE_LIMIT = 2000
-REASON_LIMIT = 1000
-DEBRIEF_LIMIT = 2000
 
 
-# --- block ids shared with the store (errors are keyed by the block that shows the field) ---------
+# --- block ids: the store's problems are keyed by the same names (store.deals.Field, checklist_field,
+# question_field; tests/test_deals_builders.py checks they agree), so each shows on its block --------
 
 def checklist_block(index: int) -> str:
     """The checkbox block holding checklist item `index` (0-based); 10 items per block."""
@@ -213,3 +216,35 @@ def debrief_saved(view: LeadView, *, replaced_at: dt.datetime | None) -> dict[st
         text = f":memo: Thanks — your debrief on *{view.ref}* — {escape(view.company)} is saved with the lead."
     return {"text": truncate(escape(f"Debrief saved: {view.ref}"), 3000), "blocks": [b.section(text)]}
 
+
+
+# --- what deal events mean for Slack (messages.events) ------------------------------------------
+
+def on_stage_changed(event: StageChanged) -> list[Post | Refresh]:
+    """Every copy of the lead's card, current; the stage's informed people told; after a close, each
+    owner asked (once) for a debrief."""
+    view = event.lead
+    subject = ("lead", view.id)
+    said: list[Post | Refresh] = [refresh_cards(view)]
+    notice = stage_notice(view, actor_id=event.by, from_name=event.from_name, note=event.note)
+    said += [Post(channel=person, message=notice, kind="stage_notice", subject=subject, audience=person)
+             for person in event.informed]
+    said += [Post(channel=owner, message=debrief_request(view), kind="debrief_request", subject=subject,
+                  audience=owner, key=f"debrief_request:{view.id}:{owner}")
+             for owner in event.debrief_from]
+    return said
+
+
+def on_debrief_written(event: DebriefWritten) -> list[Post | Refresh]:
+    """Each owner's debrief request says whether theirs is in; the writer is told it is saved."""
+    view = event.lead
+    written = dict(event.written)
+    return [
+        Refresh(subject=("lead", view.id), kinds=("debrief_request",),
+                render=lambda row: debrief_request(view, written_at=written.get(row.audience))),
+        Post(channel=event.by, message=debrief_saved(view, replaced_at=event.replaced_at), kind="debrief_saved",
+             subject=("lead", view.id), audience=event.by),
+    ]
+
+
+RENDERERS = {StageChanged: on_stage_changed, DebriefWritten: on_debrief_written}

@@ -8,6 +8,7 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from messages import words  # noqa: F401 - registers how refusals are worded (a reference not known is quoted)
 from messages.text import escape, truncate, when
 
 VERBS = {

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from messages import blocks as b
+from messages.actions import link_text
 from messages.escalations import _decision_elements
 from messages.handoff import _clocks
 from messages.ids import Action as ActionIds
@@ -60,7 +61,7 @@ def _actions(board: Dashboard) -> list[dict]:
         mark = ":red_circle: overdue since" if late else "due"
         line = f"{':red_circle: ' if late else ''}*{v.ref}* {escape(truncate(v.title, 150))}\n{mark} {v.due_date:%a %d %b}"
         if v.link:
-            line += f" · {v.link}"  # already escaped
+            line += f" · {link_text(v.link)}"
         blocks.append(b.section(truncate(line, 3000), accessory=b.button("Done", ActionIds.DONE, str(v.id))))
     if board.actions_total > len(board.actions):
         blocks.append(b.context(f"The first {len(board.actions)} of {board.actions_total}, overdue first: "

@@ -1,4 +1,5 @@
-"""Block Kit for performance issues: the modal, the confirmation and a partner's list. Pure functions."""
+"""Block Kit for performance issues: the modal, the confirmation and a partner's list, and what an
+issue's events (store.events.issues) mean for Slack. Pure functions."""
 
 from __future__ import annotations
 
@@ -10,18 +11,12 @@ from slack_sdk.models.views import View
 
 from messages.fields import input_block
 from messages.ids import Issue as Ids
+from messages import words  # noqa: F401 - registers how refusals are worded (a partner not found names it)
 from messages.text import escape, truncate, user
+from store.events import Post
+from store.events.issues import IssueRecorded
+from store.issues import CATEGORIES as CATEGORY_LABELS  # the categories and their names, in the modal's order
 from store.views import LinkedAction, IssueView  # noqa: F401 - the read models this module renders
-
-# The categories (keys stored in performance_issues.category) and their labels, in the modal's order.
-CATEGORY_LABELS = {
-    "capability_gap": "Capability gap",
-    "misaligned_incentives": "Misaligned incentives",
-    "messaging": "Messaging",
-    "enablement": "Enablement resources",
-    "channel_conflict": "Channel conflict",
-    "other": "Other",
-}
 STATUS_ICONS = {"open": ":large_blue_circle:", "done": ":white_check_mark:", "cancelled": ":heavy_minus_sign:"}
 
 
@@ -93,3 +88,20 @@ def issues_list(views: list[IssueView], *, total: int, partner: str) -> dict[str
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn",
                                                         "text": f"Showing the newest {len(views)} of {total}."}]})
     return {"response_type": "ephemeral", "text": f"Performance issues with {name} ({total})", "blocks": blocks}
+
+
+# --- what issue events mean for Slack (messages.events) -----------------------------------------
+
+def on_recorded(event: IssueRecorded) -> list[Post]:
+    """The one who recorded it gets its reference; the partner's manager hears of it too."""
+    view = event.issue
+    said = [Post(channel=view.created_by, message=recorded_notice(view), kind="issue_recorded",
+                 subject=("issue", view.id), audience=view.created_by)]
+    manager = event.partner_manager_id
+    if manager and manager != view.created_by:
+        said.append(Post(channel=manager, message=recorded_notice(view, manager=True), kind="issue_recorded",
+                         subject=("issue", view.id), audience=manager))
+    return said
+
+
+RENDERERS = {IssueRecorded: on_recorded}

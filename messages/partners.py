@@ -1,4 +1,5 @@
-"""Block Kit for partners: the add modal and the list."""
+"""Block Kit for partners: the add modal, the list, and what partner events (store.events.partners)
+mean for Slack."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ from slack_sdk.models.views import View
 
 from messages.fields import input_block
 from messages.ids import Partner as Ids
+from messages import words  # noqa: F401 - registers how refusals are worded (who may add partners)
 from messages.text import channel, escape, truncate, user
+from store.events import Post
+from store.events.partners import PartnerAdded
 
 
 def add_partner_modal(*, name: str = "", partner_types, tiers, product_lines) -> dict:
@@ -76,8 +80,19 @@ def partner_list(partners, *, total: int, query: str = "") -> dict[str, Any]:
 
 
 def partner_added(partner) -> dict[str, Any]:
+    """`partner`: anything with its name, type, tier, channel_id and manager_id (a PartnerAdded event)."""
     text = (f":handshake: Added *{escape(partner.name)}* — {escape(partner.type)}, {escape(partner.tier)} tier"
             + (f", notices in {channel(partner.channel_id)}" if partner.channel_id else "")
             + (f", managed by {user(partner.manager_id)}" if partner.manager_id else "")
             + ". Reps can now pick it in `/handoff`.")
     return {"text": f"Added partner {escape(partner.name)}", "blocks": [SectionBlock(text=MarkdownTextObject(text=text)).to_dict()]}
+
+
+# --- what partner events mean for Slack (messages.events) ---------------------------------------
+
+def on_added(event: PartnerAdded) -> list[Post]:
+    return [Post(channel=event.by, message=partner_added(event), kind="partner_added",
+                 subject=("partner", event.partner_id), audience=event.by)]
+
+
+RENDERERS = {PartnerAdded: on_added}

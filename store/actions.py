@@ -1,8 +1,10 @@
 """Action items: create from the modal, Done (with an optional outcome), Snooze, Reassign, and the lists.
 
-Every operation is one transaction that writes its audit event and its outgoing Slack messages
-(outbox). Changes are conditional UPDATEs (WHERE status = 'open'): two presses at once, exactly one
-wins. Authorization is store.permissions.require_action_owner: the owner, the creator or an admin.
+Every operation is one transaction that writes its audit event and says what happened as a domain
+event (store.events.actions; the cards and notices are messages.actions' to render). Changes are
+conditional UPDATEs (WHERE status = 'open'): two presses at once, exactly one wins. Refusals name
+people and moments as data (store.errors.Words). Authorization is
+store.permissions.require_action_owner: the owner, the creator or an admin.
 
 Links: an action links to at most one partner, lead or issue. A lead's or an issue's partner is
 stored in partner_id too, so `/action list partner NAME` is one indexed query and shows the actions
@@ -18,16 +20,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from messages import actions as views
-from messages.text import escape, truncate, when
-from store import audit, outbox, permissions
-from store.errors import AlreadyDone, NotFound, ValidationFailed
+from store import audit, events, permissions
+from store.errors import AlreadyDone, Day, Moment, NotFound, Person, Typed, ValidationFailed, Words
+from store.events.actions import ActionCreated, ActionDone, ActionReassigned, ActionSnoozed
 from store.issues import CATEGORIES, partner_named
 from store.models import (
     LEAD_REF_OFFSET,
@@ -39,9 +40,11 @@ from store.models import (
 )
 from store.playbook import Playbook
 from store.transitions import transition
+from store.views import ActionLink, ActionView
 from store import clock
 
-PRIORITIES = tuple(views.PRIORITIES)
+PRIORITIES = ("low", "medium", "high", "urgent")
+LIST_LIMIT = 40  # actions in one list: one Slack section each, plus a header and a footer, inside its 50 blocks
 LIMITS = {"title": 200, "success_criteria": 2000, "impact_estimate": 2000, "outcome": 2000}
 LINK_RE = re.compile(r"^(partner|lead|issue):(\d{1,12})$")
 USER_MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -95,8 +98,7 @@ def validate_action(form: dict[str, Any], *, playbook: Playbook, now: dt.datetim
         if due is None:
             errors["due_date"] = "Pick the due date from the calendar."
         elif due < today:
-            errors["due_date"] = (f"{views.due_text(due)} is in the past. Pick today ({views.due_text(today)}) "
-                                  "or a later day.")
+            errors["due_date"] = Words(Day(due), " is in the past. Pick today (", Day(today), ") or a later day.")
 
     priority = values.get("priority") or "medium"
     if priority not in PRIORITIES:
@@ -119,7 +121,6 @@ def validate_action(form: dict[str, Any], *, playbook: Playbook, now: dt.datetim
 @dataclass
 class ActionResult:
     action: ActionItem
-    outbox_ids: list[int] = field(default_factory=list)
 
 
 def _apply_link(session: Session, action: ActionItem, link: tuple[str, int] | None) -> None:
@@ -155,13 +156,8 @@ def create_action(session: Session, *, draft: ActionDraft, creator_id: str, play
     view = action_view(session, action, playbook)
     audit.record(session, actor_id=creator_id, action="action.created", object_type="action", object_id=action.id,
                  after={"ref": action.ref, **action.snapshot(), "link": _plain_link(session, action)}, at=now)
-    rows = [outbox.post(session, channel=action.owner_id, message=views.action_card(view, audience=action.owner_id, now=now),
-                        kind="action_card", subject=("action", action.id), audience=action.owner_id)]
-    if creator_id != action.owner_id:
-        rows.append(outbox.post(session, channel=creator_id, message=views.created_notice(view),
-                                kind="action_created", subject=("action", action.id), audience=creator_id))
-    session.flush()
-    return ActionResult(action=action, outbox_ids=[r.id for r in rows])
+    events.record(session, ActionCreated(action=view, by=creator_id, at=now))
+    return ActionResult(action=action)
 
 
 def _plain_link(session: Session, action: ActionItem) -> str | None:
@@ -177,19 +173,19 @@ def _plain_link(session: Session, action: ActionItem) -> str | None:
 
 # --- views ------------------------------------------------------------------------------------
 
-def _link_text(partner_name, lead_id, company, issue_id, category) -> str | None:
-    partner = f" ({escape(truncate(partner_name, 80))})" if partner_name else ""
+def _link(partner_name, lead_id, company, issue_id, category) -> ActionLink | None:
+    """The link from LINK_COLUMNS: an issue before a lead before a partner (each carries its partner)."""
     if issue_id:
-        return f"Issue P-{issue_id + LEAD_REF_OFFSET} · {escape(CATEGORIES.get(category, category or ''))}{partner}"
+        return ActionLink(kind="issue", ref=f"P-{issue_id + LEAD_REF_OFFSET}", partner=partner_name, category=category)
     if lead_id:
-        return f"Lead L-{lead_id + LEAD_REF_OFFSET} · {escape(truncate(company or '', 80))}{partner}"
+        return ActionLink(kind="lead", ref=f"L-{lead_id + LEAD_REF_OFFSET}", partner=partner_name, company=company)
     if partner_name:
-        return f"Partner {escape(truncate(partner_name, 80))}"
+        return ActionLink(kind="partner", ref=None, partner=partner_name)
     return None
 
 
-def _view(action: ActionItem, link: str | None, playbook: Playbook) -> views.ActionView:
-    return views.ActionView(
+def _view(action: ActionItem, link: ActionLink | None, playbook: Playbook) -> ActionView:
+    return ActionView(
         id=action.id, ref=action.ref, title=action.title, owner_id=action.owner_id, created_by=action.created_by,
         due_date=action.due_date, success_criteria=action.success_criteria, impact_estimate=action.impact_estimate,
         priority=action.priority, status=action.status, snoozed_until=action.snoozed_until, outcome=action.outcome,
@@ -205,11 +201,21 @@ def _with_links(query):
 LINK_COLUMNS = (Partner.name, ActionItem.lead_id, Lead.company, ActionItem.issue_id, PerformanceIssue.category)
 
 
-def action_view(session: Session, action: ActionItem, playbook: Playbook) -> views.ActionView:
+def select_with_links(*columns):
+    """SELECT ActionItem (and `columns`) with its link's LINK_COLUMNS after it: read rows with view_of_row."""
+    return _with_links(select(ActionItem, *LINK_COLUMNS, *columns).select_from(ActionItem))
+
+
+def view_of_row(row, playbook: Playbook) -> ActionView:
+    """The view of a row of select_with_links: (ActionItem, *LINK_COLUMNS, ...)."""
+    return _view(row[0], _link(*row[1:1 + len(LINK_COLUMNS)]), playbook)
+
+
+def action_view(session: Session, action: ActionItem, playbook: Playbook) -> ActionView:
     names = session.execute(
         _with_links(select(*LINK_COLUMNS).select_from(ActionItem)).where(ActionItem.id == action.id)
     ).one()
-    return _view(action, _link_text(*names), playbook)
+    return _view(action, _link(*names), playbook)
 
 
 def get_action(session: Session, action_id: int) -> ActionItem:
@@ -219,16 +225,16 @@ def get_action(session: Session, action_id: int) -> ActionItem:
     return action
 
 
-def _already(action: ActionItem, zone) -> str:
+def _already(action: ActionItem, zone) -> Words:
     if action.status == "done":
-        return f"{action.ref} was already done by <@{action.done_by}> {when(action.done_at, zone)}."
-    return f"{action.ref} was cancelled; nothing more can change on it."
+        return Words(f"{action.ref} was already done by ", Person(action.done_by), " ", Moment(action.done_at, zone), ".")
+    return Words(f"{action.ref} was cancelled; nothing more can change on it.")
 
 
 DOING = {"done": "complete", "snooze": "snooze", "reassign": "reassign"}
 
 
-def check_can_act(session: Session, *, action_id: int, user_id: str, playbook: Playbook, doing: str) -> views.ActionView:
+def check_can_act(session: Session, *, action_id: int, user_id: str, playbook: Playbook, doing: str) -> ActionView:
     """Refuse early (before a modal opens) if the caller may not act on it, or it is closed."""
     action = get_action(session, action_id)
     permissions.require_action_owner(action, user_id, doing=DOING.get(doing, doing), playbook=playbook)
@@ -242,19 +248,12 @@ def _change(session: Session, action: ActionItem, playbook: Playbook, **values) 
     checked_owner = action.owner_id
     if not transition(session, action, ActionItem.status == "open", ActionItem.owner_id == checked_owner, **values):
         if action.status == "open" and action.owner_id != checked_owner:
-            raise AlreadyDone(f"{action.ref} was just reassigned to <@{action.owner_id}>; nothing changed.")
+            raise AlreadyDone(Words(f"{action.ref} was just reassigned to ", Person(action.owner_id), "; nothing changed."))
         raise AlreadyDone(_already(action, playbook.tz))
 
 
-def refresh_cards(session: Session, action: ActionItem, playbook: Playbook, *, now: dt.datetime | None = None) -> list:
-    """Re-render every copy of an action's card (the owner's, and any former owner's) after a change."""
-    view = action_view(session, action, playbook)
-    return outbox.refresh(session, subject=("action", action.id), kinds=("action_card",),
-                          render=lambda row: views.action_card(view, audience=row.audience, now=now))
-
-
 def done_action(session: Session, *, action_id: int, user_id: str, playbook: Playbook, outcome: str | None = None,
-                now: dt.datetime | None = None) -> list[int]:
+                now: dt.datetime | None = None) -> None:
     now = now or clock.now()
     outcome = (outcome or "").strip() or None
     if outcome and len(outcome) > LIMITS["outcome"]:
@@ -265,12 +264,7 @@ def done_action(session: Session, *, action_id: int, user_id: str, playbook: Pla
     _change(session, action, playbook, status="done", done_at=now, done_by=user_id, outcome=outcome, updated_at=now)
     audit.record(session, actor_id=user_id, action="action.done", object_type="action", object_id=action.id,
                  before=before, after=action.snapshot(), at=now)
-    rows = refresh_cards(session, action, playbook, now=now)
-    if action.created_by != user_id:
-        rows.append(outbox.post(session, channel=action.created_by, message=views.done_notice(action_view(session, action, playbook)),
-                                kind="action_done", subject=("action", action.id), audience=action.created_by))
-    session.flush()
-    return [r.id for r in rows]
+    events.record(session, ActionDone(action=action_view(session, action, playbook), by=user_id, at=now))
 
 
 def snooze_until(choice: str | dt.date, *, playbook: Playbook, now: dt.datetime) -> dt.datetime:
@@ -284,7 +278,7 @@ def snooze_until(choice: str | dt.date, *, playbook: Playbook, now: dt.datetime)
         raise ValidationFailed({"until": "Choose 1 day, 1 week or a date."})
     today = today_in(playbook, now)
     if choice < today:
-        raise ValidationFailed({"until": f"{views.due_text(choice)} is in the past. Pick a day after today."})
+        raise ValidationFailed({"until": Words(Day(choice), " is in the past. Pick a day after today.")})
     if choice == today:
         raise ValidationFailed({"until": "Pick a day after today: a snooze until today would end at once."})
     opening = dt.datetime.combine(choice, playbook.business_hours.start, tzinfo=playbook.tz)
@@ -292,7 +286,7 @@ def snooze_until(choice: str | dt.date, *, playbook: Playbook, now: dt.datetime)
 
 
 def snooze_action(session: Session, *, action_id: int, user_id: str, choice: str | dt.date, playbook: Playbook,
-                  now: dt.datetime | None = None) -> tuple[views.ActionView, list[int]]:
+                  now: dt.datetime | None = None) -> ActionView:
     now = now or clock.now()
     until = snooze_until(choice, playbook=playbook, now=now)
     action = get_action(session, action_id)
@@ -301,13 +295,13 @@ def snooze_action(session: Session, *, action_id: int, user_id: str, choice: str
     _change(session, action, playbook, snoozed_until=until, updated_at=now)
     audit.record(session, actor_id=user_id, action="action.snoozed", object_type="action", object_id=action.id,
                  before=before, after=action.snapshot(), at=now)
-    rows = refresh_cards(session, action, playbook, now=now)
-    session.flush()
-    return action_view(session, action, playbook), [r.id for r in rows]
+    view = action_view(session, action, playbook)
+    events.record(session, ActionSnoozed(action=view, by=user_id, at=now))
+    return view
 
 
 def reassign_action(session: Session, *, action_id: int, user_id: str, new_owner_id: str | None, playbook: Playbook,
-                    now: dt.datetime | None = None) -> list[int]:
+                    now: dt.datetime | None = None) -> None:
     now = now or clock.now()
     if not new_owner_id:
         raise ValidationFailed({"owner": "Choose who takes this action over."})
@@ -321,21 +315,11 @@ def reassign_action(session: Session, *, action_id: int, user_id: str, new_owner
                       owner_id=new_owner_id, snoozed_until=None, updated_at=now):
         if action.status != "open":
             raise AlreadyDone(_already(action, playbook.tz))
-        raise AlreadyDone(f"{action.ref} was just reassigned to <@{action.owner_id}> by someone else.")
+        raise AlreadyDone(Words(f"{action.ref} was just reassigned to ", Person(action.owner_id), " by someone else."))
     audit.record(session, actor_id=user_id, action="action.reassigned", object_type="action", object_id=action.id,
                  before=before, after=action.snapshot(), at=now)
-    rows = refresh_cards(session, action, playbook, now=now)  # the former owner's copy loses its buttons
-    view = action_view(session, action, playbook)
-    rows.append(outbox.post(session, channel=new_owner_id, message=views.action_card(view, audience=new_owner_id, now=now),
-                            kind="action_card", subject=("action", action.id), audience=new_owner_id))
-    told = {new_owner_id}
-    for person in (previous, action.created_by):
-        if person not in told and person != user_id:
-            told.add(person)
-            rows.append(outbox.post(session, channel=person, message=views.reassigned_notice(view, by=user_id, previous_owner=previous),
-                                    kind="action_reassigned", subject=("action", action.id), audience=person))
-    session.flush()
-    return [r.id for r in rows]
+    events.record(session, ActionReassigned(action=action_view(session, action, playbook), by=user_id,
+                                            previous_owner=previous, at=now))
 
 
 # --- lists ------------------------------------------------------------------------------------
@@ -348,7 +332,7 @@ def parse_user(text: str) -> str | None:
 
 
 def open_actions(session: Session, *, playbook: Playbook, owner_id: str | None = None, partner_id: int | None = None,
-                 limit: int = views.LIST_LIMIT) -> tuple[list[views.ActionView], int]:
+                 limit: int = LIST_LIMIT) -> tuple[list[ActionView], int]:
     """Open actions of an owner or a partner, overdue first then by due date, and how many there are.
 
     One query: the links' names come from outer joins and the total from a window count, so a
@@ -362,13 +346,13 @@ def open_actions(session: Session, *, playbook: Playbook, owner_id: str | None =
     if partner_id is not None:
         conditions.append(ActionItem.partner_id == partner_id)
     rows = session.execute(
-        _with_links(select(ActionItem, *LINK_COLUMNS, func.count().over().label("total")).select_from(ActionItem))
+        select_with_links(func.count().over().label("total"))
         .where(*conditions)
         .order_by(ActionItem.due_date, ActionItem.id)
         .limit(limit)
     ).all()
     total = rows[0].total if rows else 0
-    return [_view(row[0], _link_text(*row[1:6]), playbook) for row in rows], total
+    return [view_of_row(row, playbook) for row in rows], total
 
 
 # --- the link type-ahead ----------------------------------------------------------------------
@@ -432,7 +416,7 @@ def list_for(session: Session, *, caller_id: str, rest: str, playbook: Playbook)
     if rest:
         owner = parse_user(rest)
         if owner is None:
-            raise NotFound(f"I can't tell who “{escape(rest[:100])}” is. Mention them (type @ and pick the person): "
-                           "`/action list @name`, or name a partner: `/action list partner NAME`.")
+            raise NotFound(Words("I can't tell who “", Typed(rest[:100]), "” is. Mention them (type @ and pick the person): "
+                                 "`/action list @name`, or name a partner: `/action list partner NAME`."))
     found, total = open_actions(session, playbook=playbook, owner_id=owner)
     return ActionList(found, total, owner_id=owner)

@@ -1,27 +1,31 @@
 """Working a deal after it is accepted: moving it through the playbook's stages (checklists,
 qualification, closing won or lost) and the owners' debriefs after a close.
 
-Every operation is one transaction that writes its audit event and its outgoing Slack messages
-(outbox). A stage move is a conditional UPDATE on the stage the modal was opened from: if
-someone moved the lead meanwhile, nothing is overwritten and the modal says so.
+Every operation is one transaction that writes its audit event and records what happened
+(store.events.deals; messages.deals renders the cards and notices). A stage move is a conditional
+UPDATE on the stage the modal was opened from: if someone moved the lead meanwhile, nothing is
+overwritten and the modal says so (who moved it, and when, as store.errors.Words).
+
+Problems are keyed by the forms' field names (`Field`, checklist_field, question_field): the stage and
+debrief modals give their blocks the same ids (messages.ids.Deal), so an error shows on its field.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from messages import deals as views
-from messages.ids import Deal as Ids
-from store import audit, outbox, permissions
-from store.errors import AlreadyDone, NotAllowed, ValidationFailed
-from store.handoffs import get_lead, lead_view, refresh_cards, role_user
+from store import audit, events, permissions
+from store.errors import AlreadyDone, Moment, NotAllowed, Person, ValidationFailed, Words
+from store.events.deals import DebriefWritten, StageChanged
+from store.handoffs import get_lead, lead_view, role_user
 from store.models import Lead, LeadDebrief, LeadStageChange, Partner
 from store.playbook import Playbook, Stage
 from store.transitions import transition
@@ -30,6 +34,33 @@ from store import clock
 NOT_TARGETS = ("handed_off", "declined")
 CLOSED = ("closed_won", "closed_lost")
 MAX_AMOUNT = Decimal("1000000000000")
+NOTE_LIMIT = 2000
+REASON_LIMIT = 1000
+DEBRIEF_LIMIT = 2000
+CHECKLIST_GROUP = 10  # checklist items per field: the form asks them in groups (a Slack checkbox list holds 10)
+
+
+class Field(StrEnum):
+    """The fields of the stage and debrief forms, by the names their problems are keyed by."""
+
+    STAGE = "stage"
+    NOTE = "note"
+    CHECKLIST = "checklist"      # items 0-9; then checklist_2 for 10-19, ... (checklist_field)
+    AMOUNT = "amount"
+    REASON = "reason"
+    QUESTION = "question"        # question_<key> (question_field)
+    WHAT_WORKED = "what_worked"
+    WHAT_DID_NOT = "what_did_not"
+
+
+def checklist_field(index: int) -> str:
+    """The field holding checklist item `index` (0-based)."""
+    group = index // CHECKLIST_GROUP
+    return str(Field.CHECKLIST) if group == 0 else f"{Field.CHECKLIST}_{group + 1}"
+
+
+def question_field(key: str) -> str:
+    return f"{Field.QUESTION}_{key}"
 
 
 def _stage_name(playbook: Playbook, key: str) -> str:
@@ -37,15 +68,15 @@ def _stage_name(playbook: Playbook, key: str) -> str:
     return stage.name if stage else key.replace("_", " ").capitalize()
 
 
-def _finished(lead: Lead, playbook: Playbook) -> str | None:
+def _finished(lead: Lead, playbook: Playbook) -> Words | None:
     """Why a lead can no longer move, or None while it is an open deal."""
-    from messages.text import when
-
     if lead.stage == "declined":
-        return f"{lead.ref} was declined by <@{lead.declined_by}>; it has no deal stages to move through."
+        return Words(f"{lead.ref} was declined by ", Person(lead.declined_by),
+                     "; it has no deal stages to move through.")
     if lead.stage in CLOSED:
-        at = f" {when(lead.closed_at, playbook.tz)}" if lead.closed_at else ""
-        return f"{lead.ref} is already {_stage_name(playbook, lead.stage).lower()}{at}; its stage can no longer change."
+        at = Words(" ", Moment(lead.closed_at, playbook.tz)) if lead.closed_at else ""
+        return Words(f"{lead.ref} is already {_stage_name(playbook, lead.stage).lower()}", at,
+                     "; its stage can no longer change.")
     return None
 
 
@@ -101,23 +132,23 @@ def validate_move(*, to_stage: str | None, note: str | None, checked, answers, a
     errors: dict[str, str] = {}
     target = playbook.stage(to_stage) if to_stage else None
     if not to_stage:
-        raise ValidationFailed({Ids.STAGE: "Choose the stage to move the lead to."})
+        raise ValidationFailed({Field.STAGE: "Choose the stage to move the lead to."})
     if target is None or target.key in NOT_TARGETS:
-        raise ValidationFailed({Ids.STAGE: "Choose one of the stages in the list."})
+        raise ValidationFailed({Field.STAGE: "Choose one of the stages in the list."})
     if target.key == lead.stage:
-        raise ValidationFailed({Ids.STAGE: f"{lead.ref} is already at {target.name}. Choose another stage."})
+        raise ValidationFailed({Field.STAGE: f"{lead.ref} is already at {target.name}. Choose another stage."})
 
     note = (note or "").strip() or None
-    if note and len(note) > views.NOTE_LIMIT:
-        errors[Ids.NOTE] = f"Keep the note under {views.NOTE_LIMIT} characters (it has {len(note)})."
+    if note and len(note) > NOTE_LIMIT:
+        errors[Field.NOTE] = f"Keep the note under {NOTE_LIMIT} characters (it has {len(note)})."
 
     ticked_indexes = {int(i) for i in checked or () if str(i).isdigit()}
-    missing_by_block: dict[str, list[str]] = {}
+    missing_by_field: dict[str, list[str]] = {}
     for index, item in enumerate(target.checklist):
         if item.required and index not in ticked_indexes:
-            missing_by_block.setdefault(views.checklist_block(index), []).append(item.item)
-    for block_id, missing in missing_by_block.items():
-        errors[block_id] = (f"Tick what must be done before {target.name}: " + "; ".join(missing) + ".")[:1900]
+            missing_by_field.setdefault(checklist_field(index), []).append(item.item)
+    for name, missing in missing_by_field.items():
+        errors[name] = (f"Tick what must be done before {target.name}: " + "; ".join(missing) + ".")[:1900]
     ticked = [item.item for index, item in enumerate(target.checklist) if index in ticked_indexes]
 
     move: dict[str, Any] = {}
@@ -127,7 +158,7 @@ def validate_move(*, to_stage: str | None, note: str | None, checked, answers, a
         for question in playbook.qualification.questions:
             answer = given.get(question.key)
             if answer not in question.answers:
-                errors[views.question_block(question.key)] = "Answer this question: the qualification score needs it."
+                errors[question_field(question.key)] = "Answer this question: the qualification score needs it."
             else:
                 chosen[question.key] = answer
         if len(chosen) == len(playbook.qualification.questions):
@@ -136,14 +167,14 @@ def validate_move(*, to_stage: str | None, note: str | None, checked, answers, a
     if target.key == "closed_won":
         value = parse_amount(amount)
         if value is None:
-            errors[Ids.AMOUNT] = "Enter the amount won as a positive number, like 120000."
+            errors[Field.AMOUNT] = "Enter the amount won as a positive number, like 120000."
         move["amount"] = value
     if target.key == "closed_lost":
         text = (reason or "").strip()
         if not text:
-            errors[Ids.REASON] = "Say why the deal was lost, so the next one goes better."
-        elif len(text) > views.REASON_LIMIT:
-            errors[Ids.REASON] = f"Keep this under {views.REASON_LIMIT} characters (it has {len(text)})."
+            errors[Field.REASON] = "Say why the deal was lost, so the next one goes better."
+        elif len(text) > REASON_LIMIT:
+            errors[Field.REASON] = f"Keep this under {REASON_LIMIT} characters (it has {len(text)})."
         move["reason"] = text
     if errors:
         raise ValidationFailed(errors)
@@ -161,33 +192,31 @@ def _deal_snapshot(lead: Lead) -> dict[str, Any]:
     }
 
 
-def _moved_meanwhile(session: Session, lead: Lead, playbook: Playbook) -> str:
-    from messages.text import when
-
+def _moved_meanwhile(session: Session, lead: Lead, playbook: Playbook) -> Words:
     last = session.scalars(
         select(LeadStageChange).where(LeadStageChange.lead_id == lead.id).order_by(LeadStageChange.id.desc())
     ).first()
     now_at = _stage_name(playbook, lead.stage)
     if last is not None and last.to_stage == lead.stage:
-        who = f" by <@{last.changed_by}> {when(last.changed_at, playbook.tz)}"
+        who = Words(" by ", Person(last.changed_by), " ", Moment(last.changed_at, playbook.tz))
     else:
         who = ""
-    return (f"{lead.ref} was moved to {now_at}{who} while this was open, so nothing was changed. "
-            "Close this and press Update stage again to start from the current stage.")
+    return Words(f"{lead.ref} was moved to {now_at}", who, " while this was open, so nothing was changed. "
+                 "Close this and press Update stage again to start from the current stage.")
 
 
 def change_stage(
     session: Session, *, lead_id: int, user_id: str, to_stage: str | None, note: str | None = None,
     checked=(), answers: dict[str, str] | None = None, amount: Any = None, reason: str | None = None,
     playbook: Playbook, from_stage: str | None = None, now: dt.datetime | None = None,
-) -> list[int]:
+) -> None:
     """Move a lead to `to_stage`, if it is still at `from_stage` (the stage the modal was opened from)."""
     now = now or clock.now()
     lead = get_lead(session, lead_id)
     _require_open_deal(lead, user_id, playbook)
     from_stage = from_stage or lead.stage
     if lead.stage != from_stage:
-        raise ValidationFailed({Ids.STAGE: _moved_meanwhile(session, lead, playbook)})
+        raise ValidationFailed({Field.STAGE: _moved_meanwhile(session, lead, playbook)})
     move = validate_move(to_stage=to_stage, note=note, checked=checked, answers=answers, amount=amount,
                          reason=reason, lead=lead, playbook=playbook)
     values: dict[str, Any] = {"stage": move.target.key, "updated_at": now}
@@ -205,26 +234,18 @@ def change_stage(
     before = _deal_snapshot(lead)
     if not transition(session, lead, Lead.stage == from_stage, **values):
         finished = _finished(lead, playbook)
-        raise ValidationFailed({Ids.STAGE: finished or _moved_meanwhile(session, lead, playbook)})
+        raise ValidationFailed({Field.STAGE: finished or _moved_meanwhile(session, lead, playbook)})
 
     session.add(LeadStageChange(lead_id=lead.id, from_stage=from_stage, to_stage=move.target.key, note=move.note,
                                 checklist=move.ticked, changed_by=user_id, changed_at=now))
     audit.record(session, actor_id=user_id, action="lead.stage_changed", object_type="lead", object_id=lead.id,
                  before=before, after={**_deal_snapshot(lead), "note": move.note, "checklist": move.ticked}, at=now)
 
-    view = lead_view(session, lead, playbook)
-    rows = refresh_cards(session, lead, playbook, view=view)
     partner = session.get(Partner, lead.partner_id)
-    notice = views.stage_notice(view, actor_id=user_id, from_name=_stage_name(playbook, from_stage), note=move.note)
-    for person in _informed(move.target, lead, partner, playbook, skip=user_id):
-        rows.append(outbox.post(session, channel=person, message=notice, kind="stage_notice",
-                                subject=("lead", lead.id), audience=person))
-    if move.target.key in CLOSED:
-        for owner in permissions.lead_owners(lead):
-            rows.append(outbox.post(session, channel=owner, message=views.debrief_request(view), kind="debrief_request",
-                                    subject=("lead", lead.id), audience=owner, key=f"debrief_request:{lead.id}:{owner}"))
-    session.flush()
-    return [r.id for r in rows]
+    events.record(session, StageChanged(
+        lead=lead_view(session, lead, playbook), by=user_id, from_name=_stage_name(playbook, from_stage),
+        note=move.note, informed=tuple(_informed(move.target, lead, partner, playbook, skip=user_id)),
+        debrief_from=permissions.lead_owners(lead) if move.target.key in CLOSED else (), at=now))
 
 
 def _informed(stage: Stage, lead: Lead, partner: Partner | None, playbook: Playbook, *, skip: str) -> list[str]:
@@ -261,25 +282,24 @@ def _debrief_of(session: Session, lead_id: int, user_id: str) -> LeadDebrief | N
 class DebriefResult:
     debrief: LeadDebrief
     replaced_at: dt.datetime | None = None  # when the debrief it replaced was written
-    outbox_ids: list[int] = field(default_factory=list)
 
 
 def _validate_debrief(what_worked: str | None, what_did_not: str | None) -> tuple[str, str]:
     errors: dict[str, str] = {}
     texts = {}
-    for block_id, value, empty in (
-        (Ids.WHAT_WORKED, what_worked, "Say what worked on this deal, even briefly."),
-        (Ids.WHAT_DID_NOT, what_did_not, "Say what did not work — “nothing” is an answer too."),
+    for name, value, empty in (
+        (Field.WHAT_WORKED, what_worked, "Say what worked on this deal, even briefly."),
+        (Field.WHAT_DID_NOT, what_did_not, "Say what did not work — “nothing” is an answer too."),
     ):
         text = (value or "").strip()
         if not text:
-            errors[block_id] = empty
-        elif len(text) > views.DEBRIEF_LIMIT:
-            errors[block_id] = f"Keep this under {views.DEBRIEF_LIMIT} characters (it has {len(text)})."
-        texts[block_id] = text
+            errors[name] = empty
+        elif len(text) > DEBRIEF_LIMIT:
+            errors[name] = f"Keep this under {DEBRIEF_LIMIT} characters (it has {len(text)})."
+        texts[name] = text
     if errors:
         raise ValidationFailed(errors)
-    return texts[Ids.WHAT_WORKED], texts[Ids.WHAT_DID_NOT]
+    return texts[Field.WHAT_WORKED], texts[Field.WHAT_DID_NOT]
 
 
 def record_debrief(
@@ -310,14 +330,11 @@ def record_debrief(
                  object_type="lead", object_id=lead.id, before=before,
                  after={"user_id": user_id, "what_worked": worked, "what_did_not": did_not}, at=now)
 
-    view = lead_view(session, lead, playbook)
-    written = {d.user_id: d.created_at for d in session.scalars(select(LeadDebrief).where(LeadDebrief.lead_id == lead.id))}
-    rows = outbox.refresh(session, subject=("lead", lead.id), kinds=("debrief_request",),
-                          render=lambda row: views.debrief_request(view, written_at=written.get(row.audience)))
-    rows.append(outbox.post(session, channel=user_id, message=views.debrief_saved(view, replaced_at=replaced_at),
-                            kind="debrief_saved", subject=("lead", lead.id), audience=user_id))
-    session.flush()
-    return DebriefResult(debrief=debrief, replaced_at=replaced_at, outbox_ids=[r.id for r in rows])
+    written = tuple((d.user_id, d.created_at)
+                    for d in session.scalars(select(LeadDebrief).where(LeadDebrief.lead_id == lead.id)))
+    events.record(session, DebriefWritten(lead=lead_view(session, lead, playbook), by=user_id, replaced_at=replaced_at,
+                                          written=written, at=now))
+    return DebriefResult(debrief=debrief, replaced_at=replaced_at)
 
 
 def _replace(debrief: LeadDebrief, worked: str, did_not: str, now: dt.datetime):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
+from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     from store.views import EscalationView
@@ -87,3 +90,82 @@ class EscalationMoved(Worded, NotAllowed):
         self.escalation, self.card_level = escalation, card_level
         super().__init__(f"That card is for {escalation.name_of(card_level)}, and {escalation.ref} has since moved "
                          f"to {escalation.level_name}. Decide on the current card.")
+
+
+# --- sentences with people, moments and typed text in them, as data -------------------------------
+# Most refusals are one sentence of store's own ("Only <@A> or <@B> can accept L-1001 — they own it.")
+# in which only a few parts need Slack: the people (mentions), moments (a date in each reader's zone)
+# and what someone typed (escaped). Store builds such a sentence as Words with those parts marked, and
+# formats none of them; messages.words registers how Words are written, with the same registry
+# (`words_for(Words)`), so the text is what Slack should show.
+
+@dataclass(frozen=True)
+class Person:
+    """Someone named in the sentence (Slack shows a mention)."""
+
+    user_id: str
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A moment (Slack shows it in each reader's own zone; `zone` is the one to fall back on)."""
+
+    at: dt.datetime
+    zone: ZoneInfo | None = None
+
+
+@dataclass(frozen=True)
+class Day:
+    """A calendar day, such as a due date."""
+
+    day: dt.date
+
+
+@dataclass(frozen=True)
+class Typed:
+    """Text someone typed or named (a partner's name, a search): shown as typed, never as markup."""
+
+    text: str
+    bold: bool = False
+
+
+Part = str | Person | Moment | Day | Typed
+
+
+def plain(parts: tuple[Part, ...]) -> str:
+    """The parts as plain text, where no words are registered: ids, ISO dates, text as typed."""
+    shown = []
+    for part in parts:
+        if isinstance(part, Person):
+            shown.append(f"@{part.user_id}")
+        elif isinstance(part, Moment):
+            shown.append(part.at.astimezone(part.zone).isoformat(timespec="minutes") if part.zone else part.at.isoformat())
+        elif isinstance(part, Day):
+            shown.append(part.day.isoformat())
+        elif isinstance(part, Typed):
+            shown.append(part.text)
+        else:
+            shown.append(str(part))
+    return "".join(shown)
+
+
+class Words(str):
+    """A sentence for a person, as data and as text: `Words("Only ", Person(u), " can accept L-1001.")`.
+
+    It is the text the registered words (`words_for(Words)`, else `plain`) make of its parts, so it
+    goes wherever a message string goes (an error, a modal's inline problem), and it keeps the parts
+    (`.parts`) for anyone who shows them otherwise. Words inside Words are taken apart into their parts.
+    """
+
+    parts: tuple[Part, ...]
+
+    def __new__(cls, *parts: Part) -> "Words":
+        flat: list[Part] = []
+        for part in parts:
+            if isinstance(part, Words):
+                flat.extend(part.parts)
+            elif part != "":
+                flat.append(part)
+        words = super().__new__(cls, _WORDS.get(Words, plain)(tuple(flat)))
+        words.parts = tuple(flat)
+        return words

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from messages.text import escape
-from store.errors import NotFound
+from store.errors import NotFound, Typed, Words
 from store.models import LEAD_REF_OFFSET, MAX_ID, ActionItem, AuditEvent, Escalation, Lead, PerformanceIssue
 
 # prefix -> (audit object_type, model, what people call it)
@@ -30,9 +29,9 @@ def parse_ref(text: str) -> tuple[str, int]:
     match = REF_RE.match(text or "")
     number = int(match.group(2)) - LEAD_REF_OFFSET if match else 0
     if not match or number <= 0:
-        shown = f"“{escape(text.strip()[:100])}” is not" if (text or "").strip() else "Give"
-        raise NotFound(f"{shown} a reference I know. Use one like `L-1042` (a lead), `A-1001` (an action), "
-                       "`E-1001` (an escalation) or `P-1001` (a performance issue), e.g. `/partner history L-1042`.")
+        shown = Words("“", Typed(text.strip()[:100]), "” is not") if (text or "").strip() else Words("Give")
+        raise NotFound(Words(shown, " a reference I know. Use one like `L-1042` (a lead), `A-1001` (an action), "
+                             "`E-1001` (an escalation) or `P-1001` (a performance issue), e.g. `/partner history L-1042`."))
     return match.group(1).upper(), number
 
 

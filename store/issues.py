@@ -1,5 +1,6 @@
 """Performance issues: a diagnosed problem with a partner (or a cohort of its deals), with its root
-cause. Actions link to it. One transaction per operation, with its audit event and its messages."""
+cause. Actions link to it. One transaction per operation, with its audit event and the domain event
+it records (store.events.issues; messages.issues renders it)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,23 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from messages import issues as views
-from store import audit, outbox
+from store import audit, events
 from store import partners as partner_store
-from store.errors import NotFound, ValidationFailed
+from store.errors import NotFound, Typed, ValidationFailed, Words
+from store.events.issues import IssueRecorded
 from store.models import LEAD_REF_OFFSET, ActionItem, Partner, PerformanceIssue
+from store.views import IssueView, LinkedAction
 from store import clock
 
-CATEGORIES = views.CATEGORY_LABELS  # capability_gap, misaligned_incentives, messaging, enablement, channel_conflict, other
+# The categories (keys stored in performance_issues.category) and their names, in the modal's order.
+CATEGORIES = {
+    "capability_gap": "Capability gap",
+    "misaligned_incentives": "Misaligned incentives",
+    "messaging": "Messaging",
+    "enablement": "Enablement resources",
+    "channel_conflict": "Channel conflict",
+    "other": "Other",
+}
 LIMITS = {"description": 2000, "impact_estimate": 2000, "cohort": 200, "root_cause": 2000}
 
 
@@ -29,14 +39,15 @@ def partner_named(session: Session, name: str) -> Partner:
     partner = partner_store.find_by_name(session, name)
     if partner is not None:
         return partner
-    from messages.text import escape
-
     suggestions = [found for _id, found, _tier in partner_store.search(session, name, limit=3)]
     if not suggestions and " " in name:  # "globex ltd" -> try its first word
         suggestions = [found for _id, found, _tier in partner_store.search(session, name.split()[0], limit=3)]
-    hint = (" Did you mean " + " or ".join(f"*{escape(s)}*" for s in suggestions) + "?") if suggestions \
-        else " See them all with `/partner list`."
-    raise NotFound(f"There is no partner called “{escape(name[:200])}”.{hint}")
+    if suggestions:
+        named = [part for s in suggestions for part in (" or ", Typed(s, bold=True))][1:]
+        hint = Words(" Did you mean ", *named, "?")
+    else:
+        hint = Words(" See them all with `/partner list`.")
+    raise NotFound(Words("There is no partner called “", Typed(name[:200]), "”.", hint))
 
 
 @dataclass(frozen=True)
@@ -74,7 +85,7 @@ def _snapshot(issue: PerformanceIssue) -> dict[str, Any]:
 
 
 def create_issue(session: Session, *, partner_id: int, draft: IssueDraft, creator_id: str,
-                 now: dt.datetime | None = None) -> tuple[PerformanceIssue, list[int]]:
+                 now: dt.datetime | None = None) -> PerformanceIssue:
     now = now or clock.now()
     partner = session.get(Partner, partner_id)
     if partner is None:
@@ -86,29 +97,24 @@ def create_issue(session: Session, *, partner_id: int, draft: IssueDraft, creato
     session.flush()
     audit.record(session, actor_id=creator_id, action="issue.recorded", object_type="issue", object_id=issue.id,
                  after={**_snapshot(issue), "partner": partner.name}, at=now)
-    view = views.IssueView.from_models(issue, partner.name)
-    rows = [outbox.post(session, channel=creator_id, message=views.recorded_notice(view), kind="issue_recorded",
-                        subject=("issue", issue.id), audience=creator_id)]
-    if partner.manager_id and partner.manager_id != creator_id:
-        rows.append(outbox.post(session, channel=partner.manager_id, message=views.recorded_notice(view, manager=True),
-                                kind="issue_recorded", subject=("issue", issue.id), audience=partner.manager_id))
-    session.flush()
-    return issue, [r.id for r in rows]
+    events.record(session, IssueRecorded(issue=IssueView.from_models(issue, partner.name),
+                                         partner_manager_id=partner.manager_id, at=now))
+    return issue
 
 
-def issues_of(session: Session, partner: Partner, *, limit: int = 10) -> tuple[list[views.IssueView], int]:
+def issues_of(session: Session, partner: Partner, *, limit: int = 10) -> tuple[list[IssueView], int]:
     """A partner's issues, newest first, each with its linked actions: three queries, however many."""
     total = session.scalar(select(func.count(PerformanceIssue.id)).where(PerformanceIssue.partner_id == partner.id))
     issues = session.scalars(select(PerformanceIssue).where(PerformanceIssue.partner_id == partner.id)
                              .order_by(PerformanceIssue.id.desc()).limit(limit)).all()
-    linked: dict[int, list[views.LinkedAction]] = {}
+    linked: dict[int, list[LinkedAction]] = {}
     if issues:
         for action in session.scalars(select(ActionItem).where(ActionItem.issue_id.in_([i.id for i in issues]))
                                       .order_by(ActionItem.due_date, ActionItem.id)):
-            linked.setdefault(action.issue_id, []).append(views.LinkedAction(
+            linked.setdefault(action.issue_id, []).append(LinkedAction(
                 ref=action.ref, title=action.title, owner_id=action.owner_id, due_date=action.due_date,
                 status=action.status))
-    return [views.IssueView.from_models(i, partner.name, linked.get(i.id, [])) for i in issues], total
+    return [IssueView.from_models(i, partner.name, linked.get(i.id, [])) for i in issues], total
 
 
 def get_issue(session: Session, issue_id: int) -> PerformanceIssue:

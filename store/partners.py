@@ -10,9 +10,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from messages import partners as partner_views
-from store import audit, outbox, permissions
+from store import audit, events, permissions
 from store.errors import ImportFailed, ValidationFailed
+from store.events.partners import PartnerAdded
 from store.models import Partner
 from store.playbook import Playbook
 
@@ -77,10 +77,9 @@ def find_by_name(session: Session, name: str) -> Partner | None:
     return session.scalars(select(Partner).where(Partner.name_key == name.strip().lower())).first()
 
 
-def add_partner(session: Session, *, form: dict[str, Any], actor_id: str,
-                playbook: Playbook) -> tuple[Partner, list[int]]:
+def add_partner(session: Session, *, form: dict[str, Any], actor_id: str, playbook: Playbook) -> Partner:
     """Add a partner from Slack, if the playbook lets this person (NotAllowed, naming who can, before
-    the fields are looked at), and tell them. Returns the outbox ids to send."""
+    the fields are looked at), and tell them (PartnerAdded)."""
     permissions.require_partner_editor(session, actor_id, playbook=playbook)
     draft = validate_partner(form, playbook=playbook)
     taken = ValidationFailed({"name": f"A partner called {draft.name} already exists."})
@@ -91,10 +90,9 @@ def add_partner(session: Session, *, form: dict[str, Any], actor_id: str,
             partner = _upsert(session, draft, actor_id)
     except IntegrityError:
         raise taken from None
-    row = outbox.post(session, channel=actor_id, message=partner_views.partner_added(partner), kind="partner_added",
-                      subject=("partner", partner.id), audience=actor_id)
-    session.flush()
-    return partner, [row.id]
+    events.record(session, PartnerAdded(partner_id=partner.id, name=partner.name, type=partner.type, tier=partner.tier,
+                                        channel_id=partner.channel_id, manager_id=partner.manager_id, by=actor_id))
+    return partner
 
 
 def _upsert(session: Session, draft: PartnerDraft, actor_id: str, existing: Partner | None = None) -> Partner:

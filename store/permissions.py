@@ -1,5 +1,6 @@
 """Who may do what: the one place decisions are authorised. Store operations call these before
-they change anything; a refusal is a NotAllowed that names who can."""
+they change anything; a refusal is a NotAllowed that names who can (as store.errors.Words: the people
+in it are Person parts, which Slack shows as mentions)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,22 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from messages.text import escape
-from store.errors import NotAllowed
+from store.errors import NotAllowed, Person, Typed, Words
 from store.models import Partner
 from store.playbook import Playbook
 
 
-def _names(user_ids: Iterable[str]) -> str:
-    people = [f"<@{u}>" for u in dict.fromkeys(u for u in user_ids if u)]
+def _names(user_ids: Iterable[str]) -> Words:
+    """People named as a list (A; A or B; A, B or C), or "an admin of the playbook" when there is nobody."""
+    people = [Person(u) for u in dict.fromkeys(u for u in user_ids if u)]
     if not people:
-        return "an admin of the playbook"
-    return people[0] if len(people) == 1 else ", ".join(people[:-1]) + " or " + people[-1]
+        return Words("an admin of the playbook")
+    parts: list = []
+    for index, person in enumerate(people):
+        if index:
+            parts.append(" or " if index == len(people) - 1 else ", ")
+        parts.append(person)
+    return Words(*parts)
 
 
 def require_one_of(user_id: str, allowed: Iterable[str], *, playbook: Playbook | None = None,
@@ -30,7 +36,7 @@ def require_one_of(user_id: str, allowed: Iterable[str], *, playbook: Playbook |
     if admins_too and playbook is not None and playbook.is_admin(user_id):
         return
     who = list(allowed) + (list(playbook.admins) if admins_too and playbook is not None else [])
-    raise NotAllowed(f"Only {_names(who)} can {doing}" + (f" — {why}." if why else "."))
+    raise NotAllowed(Words("Only ", _names(who), f" can {doing}", f" — {why}." if why else "."))
 
 
 def lead_owners(lead) -> tuple[str, ...]:
@@ -52,7 +58,7 @@ def require_approver(escalation, user_id: str, *, playbook: Playbook, level_name
     """Only the current level's approvers and the playbook's admins decide."""
     if user_id == escalation.requester_id and user_id in (escalation.approver_ids or ()) and not playbook.is_admin(user_id):
         others = [u for u in escalation.approver_ids or () if u != user_id]
-        raise NotAllowed(f"You raised {escalation.ref}, so you can't decide it — {_names(others)} can.")
+        raise NotAllowed(Words(f"You raised {escalation.ref}, so you can't decide it — ", _names(others), " can."))
     require_one_of(user_id, escalation.approver_ids or (), playbook=playbook,
                    doing=f"decide {escalation.ref}", why=f"it is with {level_name} now", admins_too=True)
 
@@ -74,19 +80,20 @@ def require_partner_editor(session: Session, user_id: str, *, playbook: Playbook
         return
     if managers and partner is not None and partner.manager_id and partner.manager_id == user_id:
         return
-    doing = "add partners" if partner is None else f"change {escape(partner.name)}"
-    admins = f"the playbook's admins ({_names(playbook.admins)})" if playbook.admins \
-        else "the playbook's admins (it lists none yet)"
+    doing = Words("add partners") if partner is None else Words("change ", Typed(partner.name))
+    admins = Words("the playbook's admins (", _names(playbook.admins), ")") if playbook.admins \
+        else Words("the playbook's admins (it lists none yet)")
     if not managers:
         who = admins
     elif partner is None:
-        who = f"partner managers and {admins}"
+        who = Words("partner managers and ", admins)
     else:
-        own = f"its partner manager ({_names([partner.manager_id])})" if partner.manager_id else "its partner manager"
-        who = f"{own} and {admins}"
+        own = Words("its partner manager (", _names([partner.manager_id]), ")") if partner.manager_id \
+            else Words("its partner manager")
+        who = Words(own, " and ", admins)
     why = " — a partner's tier and manager set its SLAs and who hears of its leads."
     ask = " Ask one of them." if playbook.admins or managers else ""
     if not playbook.admins:
         ask += (" To get started, list your Slack member id under `admins` in the playbook, or import "
                 "partners with `partnerbot import partners`.")
-    raise NotAllowed(f"Only {who} can {doing}{why}{ask}")
+    raise NotAllowed(Words("Only ", who, " can ", doing, why, ask))

@@ -82,6 +82,16 @@ class LeadView:
         )
 
 @dataclass(frozen=True)
+class ActionLink:
+    """What an action is linked to: a partner, a lead (its company) or a performance issue (its category)."""
+
+    kind: str                   # "partner" | "lead" | "issue"
+    ref: str | None             # L-1001 or P-1001; None for a partner
+    partner: str | None         # the partner's name (the lead's or the issue's partner)
+    company: str | None = None  # a lead's company
+    category: str | None = None  # an issue's category key (store.issues.CATEGORIES)
+
+@dataclass(frozen=True)
 class ActionView:
     """Everything an action's card or list line shows, read from the store once."""
 
@@ -99,7 +109,7 @@ class ActionView:
     outcome: str | None
     done_at: dt.datetime | None
     done_by: str | None
-    link: str | None  # mrkdwn, already escaped: "Lead L-1001 · Acme Corp (Globex)"
+    link: ActionLink | None
     zone: ZoneInfo
 
     def snoozed(self, now: dt.datetime) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from messages import actions as views
 from messages.fields import id_from
-from store import actions
+from store import actions, events
 
 
 def _open_modal(doing: str, build):
@@ -41,9 +41,9 @@ def snooze(ack, body, action, client, respond, context) -> None:
 
     def work() -> None:
         with services.transaction() as session:
-            view, ids = actions.snooze_action(session, action_id=id_from(action_id), user_id=body["user"]["id"],
-                                              choice=choice, playbook=services.playbook)
-        services.deliver(ids)
+            view = actions.snooze_action(session, action_id=id_from(action_id), user_id=body["user"]["id"],
+                                         choice=choice, playbook=services.playbook)
+        services.deliver(events.written(session))
         respond(text=views.snoozed_answer(view), response_type="ephemeral", replace_original=False)
 
     services.after(work, body=body, respond=respond)

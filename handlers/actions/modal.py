@@ -8,7 +8,7 @@ from messages.fields import metadata_id, read_state, typed
 from messages.text import inline_text
 from messages import actions as views
 from messages.ids import Action as Ids
-from store import actions
+from store import actions, events
 from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
 
 
@@ -23,12 +23,13 @@ def submit(ack, body, view, context) -> None:
     try:
         draft = actions.validate_action(read_state(view["state"]["values"]), playbook=services.playbook)
         with services.transaction() as session:
-            result = actions.create_action(session, draft=draft, creator_id=body["user"]["id"], playbook=services.playbook)
+            actions.create_action(session, draft=draft, creator_id=body["user"]["id"], playbook=services.playbook)
     except ValidationFailed as failure:
         ack(response_action="errors", errors=failure.errors)
         return
+    ids = events.written(session)
     ack()
-    services.after(lambda: services.deliver(result.outbox_ids))
+    services.after(lambda: services.deliver(ids))
 
 
 def _decision(block: str, operation):
@@ -39,14 +40,15 @@ def _decision(block: str, operation):
         form = read_state(view["state"]["values"])
         try:
             with services.transaction() as session:
-                ids = operation(session, action_id=action_id, user_id=body["user"]["id"], form=form,
-                                playbook=services.playbook)
+                operation(session, action_id=action_id, user_id=body["user"]["id"], form=form,
+                          playbook=services.playbook)
         except ValidationFailed as failure:
             ack(response_action="errors", errors=failure.errors)
             return
         except (NotAllowed, AlreadyDone, NotFound) as refusal:
             ack(response_action="errors", errors={block: inline_text(str(refusal))})
             return
+        ids = events.written(session)
         ack()
         services.after(lambda: services.deliver(ids))
 
@@ -63,7 +65,7 @@ def _snooze(session, *, action_id, user_id, form, playbook):
     day = actions.parse_date(form.get(Ids.UNTIL))
     if day is None:
         raise ValidationFailed({Ids.UNTIL: "Pick the day the snooze ends."})
-    return actions.snooze_action(session, action_id=action_id, user_id=user_id, choice=day, playbook=playbook)[1]
+    actions.snooze_action(session, action_id=action_id, user_id=user_id, choice=day, playbook=playbook)
 
 
 def _reassign(session, *, action_id, user_id, form, playbook):

@@ -10,7 +10,7 @@ from messages.text import inline_text
 from messages import deals as views
 from messages.fields import id_from, metadata_id, read_metadata, read_state
 from messages.ids import Deal as Ids
-from store import deals, handoffs
+from store import deals, events, handoffs
 from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
 
 
@@ -53,14 +53,15 @@ def submit_stage(ack, body, view, context) -> None:
         return
     try:
         with services.transaction() as session:
-            ids = deals.change_stage(session, lead_id=id_from(meta.get("lead_id")), user_id=body["user"]["id"],
-                                     from_stage=_text(meta.get("from")), playbook=services.playbook, **form)
+            deals.change_stage(session, lead_id=id_from(meta.get("lead_id")), user_id=body["user"]["id"],
+                               from_stage=_text(meta.get("from")), playbook=services.playbook, **form)
     except ValidationFailed as failure:
         ack(response_action="errors", errors={k: inline_text(v) for k, v in failure.errors.items()})
         return
     except (NotAllowed, AlreadyDone, NotFound) as refusal:
         ack(response_action="errors", errors={Ids.STAGE: inline_text(str(refusal))})
         return
+    ids = events.written(session)
     ack()
     services.after(lambda: services.deliver(ids))
 
@@ -71,14 +72,15 @@ def submit_debrief(ack, body, view, context) -> None:
     form = read_state(view["state"]["values"])
     try:
         with services.transaction() as session:
-            result = deals.record_debrief(session, lead_id=lead_id, user_id=body["user"]["id"],
-                                          what_worked=form.get(Ids.WHAT_WORKED), what_did_not=form.get(Ids.WHAT_DID_NOT),
-                                          playbook=services.playbook)
+            deals.record_debrief(session, lead_id=lead_id, user_id=body["user"]["id"],
+                                 what_worked=form.get(Ids.WHAT_WORKED), what_did_not=form.get(Ids.WHAT_DID_NOT),
+                                 playbook=services.playbook)
     except ValidationFailed as failure:
         ack(response_action="errors", errors=failure.errors)
         return
     except (NotAllowed, AlreadyDone, NotFound) as refusal:
         ack(response_action="errors", errors={Ids.WHAT_WORKED: inline_text(str(refusal))})
         return
+    ids = events.written(session)
     ack()
-    services.after(lambda: services.deliver(result.outbox_ids))
+    services.after(lambda: services.deliver(ids))

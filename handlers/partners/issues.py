@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from messages import issues as views
 from messages.fields import metadata_id, read_state
-from store import issues
+from store import events, issues
 from store.errors import ValidationFailed
 
 
@@ -29,9 +29,10 @@ def submit(ack, body, view, context) -> None:
     try:
         draft = issues.validate_issue(read_state(view["state"]["values"]))
         with services.transaction() as session:
-            _issue, ids = issues.create_issue(session, partner_id=partner_id, draft=draft, creator_id=body["user"]["id"])
+            issues.create_issue(session, partner_id=partner_id, draft=draft, creator_id=body["user"]["id"])
     except ValidationFailed as failure:
         ack(response_action="errors", errors=failure.errors)
         return
+    ids = events.written(session)
     ack()
     services.after(lambda: services.deliver(ids))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from messages.fields import read_state
 from messages.ids import Partner as Ids
 from messages.text import inline_text
-from store import partners
+from store import events, partners
 from store.errors import NotAllowed, ValidationFailed
 
 
@@ -15,13 +15,13 @@ def submit(ack, body, view, context) -> None:
     form = read_state(view["state"]["values"])
     try:
         with services.transaction() as session:
-            _partner, ids = partners.add_partner(session, form=form, actor_id=body["user"]["id"],
-                                                 playbook=services.playbook)
+            partners.add_partner(session, form=form, actor_id=body["user"]["id"], playbook=services.playbook)
     except ValidationFailed as failure:
         ack(response_action="errors", errors=failure.errors)
         return
     except NotAllowed as refusal:
         ack(response_action="errors", errors={Ids.NAME: inline_text(str(refusal))})
         return
+    ids = events.written(session)
     ack()
     services.after(lambda: services.deliver(ids))

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_
 
 from messages import reminders as texts
 from scheduling.jobs import ClockContext, job
 from store import sla
-from store.actions import LINK_COLUMNS, _link_text, _view, _with_links
+from store.actions import select_with_links, view_of_row
 from store.models import ActionItem
 from store.reminders import reminder_key
 
@@ -58,7 +58,7 @@ def run(ctx: ClockContext) -> None:
     horizon = _next_business_day(calendar, _next_business_day(calendar, (now + LATEST_OFFSET).date()))
     with ctx.sessions() as session, session.begin():
         rows = session.execute(
-            _with_links(select(ActionItem, *LINK_COLUMNS).select_from(ActionItem))
+            select_with_links()
             .where(ActionItem.status == "open", ActionItem.due_date <= horizon,
                    or_(ActionItem.snoozed_until.is_(None), ActionItem.snoozed_until <= now))
             .order_by(ActionItem.id)
@@ -76,7 +76,7 @@ def run(ctx: ClockContext) -> None:
         sent = sla.existing_keys(session, (w[0] for w in wanted))
 
         def build(row, kind, day):
-            view = _view(row[0], _link_text(*row[1:6]), playbook)
+            view = view_of_row(row, playbook)
             return lambda: texts.action_reminder(view, kind=kind, today=day, now=now)
 
         reminders = [sla.Reminder(key=key, channel=row[0].owner_id, kind="action_reminder",
