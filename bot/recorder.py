@@ -22,6 +22,13 @@ def record(session: Session, events: list[Event]) -> list[int]:
     keyed: list[int] = []
     refreshes: list[Refresh] = []
 
+    onces: list = []
+
+    def write_onces() -> None:
+        if onces:
+            keyed.extend(reminders.post_many_once(session, onces))
+            onces.clear()
+
     def write_refreshes() -> None:
         if refreshes:
             rows.extend(outbox.refresh_many(session, [(r.subject, r.render) for r in refreshes],
@@ -31,6 +38,7 @@ def record(session: Session, events: list[Event]) -> list[int]:
     for event in events:
         for item in render(event):
             if isinstance(item, Refresh):
+                write_onces()
                 if refreshes and refreshes[0].kinds != item.kinds:
                     write_refreshes()
                 refreshes.append(item)
@@ -39,13 +47,14 @@ def record(session: Session, events: list[Event]) -> list[int]:
             if not isinstance(item, Post):
                 raise TypeError(f"a renderer returned {item!r}: only Post and Refresh are messages")
             if item.key is not None:
-                keyed += reminders.post_many_once(session, [reminders.Once(
-                    item.key, item.channel, item.message, item.kind, item.subject, item.audience,
-                    item.not_before, item.method)])
+                onces.append(reminders.Once(item.key, item.channel, item.message, item.kind, item.subject,
+                                            item.audience, item.not_before, item.method))
             else:
+                write_onces()
                 rows.append(outbox.post(session, channel=item.channel, message=item.message, kind=item.kind,
                                         subject=item.subject, audience=item.audience, method=item.method,
                                         not_before=item.not_before))
     write_refreshes()
+    write_onces()
     session.flush()
     return [row.id for row in rows] + keyed
