@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -20,13 +21,21 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from messages import blocks as b
+from messages import words  # noqa: F401 - registers how refusals are worded (a decision names who took it, and when)
 from messages.fields import input_block
 from messages.ids import Deal as DealIds
 from messages.ids import Escalation as EscalationIds
 from messages.ids import Handoff as Ids
 from messages.text import escape, money, truncate, user, when
 from store.events import Post, Refresh
-from store.events.leads import LeadAccepted
+from store.events.leads import (
+    ConflictsFound,
+    FirstOutreachLogged,
+    LeadAccepted,
+    LeadCardsChanged,
+    LeadDeclined,
+    LeadHandedOff,
+)
 from store.views import ConflictRef, LeadView  # noqa: F401 - the read models this module renders
 
 STAGE_LABELS = {
@@ -219,7 +228,7 @@ def _buttons(view: LeadView) -> list[dict]:
     return buttons
 
 
-def sender_confirmation(view: LeadView, *, duplicates: list[LeadView] = ()) -> dict[str, Any]:
+def sender_confirmation(view: LeadView, *, duplicates: Sequence[LeadView] = ()) -> dict[str, Any]:
     text = (f":outbox_tray: *{view.ref}* — {escape(view.company)} is with {user(view.primary_owner_id)} "
             f"({escape(view.partner)}). They have until *{when(view.accept_by, view.zone)}* to accept; "
             f"I'll tell you when they answer. See your open leads with `/handoff list`.")
@@ -303,6 +312,36 @@ def refresh_cards(view: LeadView) -> Refresh:
     return Refresh(subject=("lead", view.id), kinds=CARD_KINDS, render=render)
 
 
+def on_handed_off(event: LeadHandedOff) -> list[Post | Refresh]:
+    """The owner's card (Accept / Decline), the sender's confirmation, the partner channel's notice."""
+    view = event.lead
+    subject = ("lead", view.id)
+    said = [
+        Post(channel=view.primary_owner_id, message=lead_card(view, audience="owner"), kind="lead_card",
+             subject=subject, audience=view.primary_owner_id),
+        Post(channel=view.sender_id, message=sender_confirmation(view, duplicates=event.duplicates),
+             kind="sender_confirmation", subject=subject, audience=view.sender_id),
+    ]
+    if event.partner_channel_id:
+        said.append(Post(channel=event.partner_channel_id, message=lead_card(view, audience="channel"),
+                         kind="lead_notice", subject=subject, audience=event.partner_channel_id))
+    return said
+
+
+def on_conflicts_found(event: ConflictsFound) -> list[Post | Refresh]:
+    """One notice to each partner manager of the leads involved (the new lead's first), about the new lead."""
+    managers = dict.fromkeys(v.partner_manager_id for v in (event.lead, *event.others) if v.partner_manager_id)
+    if not managers:
+        return []
+    message = conflict_notice(event.lead, list(event.others))
+    return [Post(channel=manager, message=message, kind="conflict_notice", subject=("lead", event.lead.id),
+                 audience=manager) for manager in managers]
+
+
+def on_cards_changed(event: LeadCardsChanged) -> list[Post | Refresh]:
+    return [refresh_cards(view) for view in event.leads]
+
+
 def on_accepted(event: LeadAccepted) -> list[Post | Refresh]:
     view = event.lead
     said = [refresh_cards(view)]
@@ -312,4 +351,23 @@ def on_accepted(event: LeadAccepted) -> list[Post | Refresh]:
     return said
 
 
-RENDERERS = {LeadAccepted: on_accepted}
+def on_declined(event: LeadDeclined) -> list[Post | Refresh]:
+    view = event.lead
+    return [refresh_cards(view),
+            Post(channel=view.sender_id, message=declined_notice(view), kind="lead_declined",
+                 subject=("lead", view.id), audience=view.sender_id)]
+
+
+def on_first_outreach(event: FirstOutreachLogged) -> list[Post | Refresh]:
+    return [refresh_cards(event.lead)]
+
+
+RENDERERS = {
+    LeadHandedOff: on_handed_off,
+    ConflictsFound: on_conflicts_found,
+    LeadCardsChanged: on_cards_changed,
+    LeadAccepted: on_accepted,
+    LeadDeclined: on_declined,
+    FirstOutreachLogged: on_first_outreach,
+}
+

@@ -10,9 +10,17 @@ from typing import Any
 
 from messages import blocks as b
 from messages.actions import ActionView, action_card, due_text
-from messages.handoff import LeadView, lead_card
+from messages.handoff import CARD_KINDS, LeadView, lead_card
 from messages.prose import render
 from messages.text import escape, truncate, when
+from store.events import Post, Refresh
+from store.events.leads import (
+    AcceptDeadlinePassed,
+    LeadPassedToBackup,
+    OutreachDeadlinePassed,
+    OutreachStillMissing,
+    Reach,
+)
 
 ACTION_KINDS = ("due_soon", "due_today", "overdue")
 
@@ -72,20 +80,57 @@ def outreach_manager_note(view: LeadView) -> dict[str, Any]:
     return _message(text, f"No first outreach logged on {view.ref}")
 
 
-def plain_time(moment: dt.datetime, zone) -> str:
-    """A time as plain text (for stored text such as an escalation's reason, which is escaped when shown)."""
-    local = moment.astimezone(zone)
-    return local.strftime("%a %d %b %H:%M ") + (local.tzname() or "")
+# --- what the clock's lead events mean for Slack (messages.events) ---------------------------------
+
+def _once(reach: Reach, view: LeadView, message: dict[str, Any], kind: str) -> Post:
+    """A message to one person, at most once (its key) and not before their business day starts."""
+    return Post(channel=reach.user_id, message=message, kind=kind, subject=("lead", view.id),
+                audience=reach.user_id, key=reach.key, not_before=reach.not_before)
 
 
-def sla_breach_reason(view: LeadView, *, first_owner_id: str | None, first_due: dt.datetime | None) -> str:
-    """The reason of the SLA-breach escalation the clock opens. Plain text: it is escaped where shown."""
-    zone = view.zone
-    if first_owner_id and first_due:
-        return (f"{view.ref} · {view.company} ({view.partner}) was not accepted: the owner missed "
-                f"{plain_time(first_due, zone)}, and the backup owner it passed to missed {plain_time(view.accept_by, zone)}.")
-    return (f"{view.ref} · {view.company} ({view.partner}) was not accepted by {plain_time(view.accept_by, zone)} "
-            "and has no backup owner to pass it to.")
+def on_accept_deadline_passed(event: AcceptDeadlinePassed) -> list[Post | Refresh]:
+    view = event.lead
+    return [_once(event.owner, view, accept_reminder(view, next_at=event.passes_at, backup_id=view.backup_owner_id),
+                  "accept_reminder")]
+
+
+def on_passed_to_backup(event: LeadPassedToBackup) -> list[Post | Refresh]:
+    """Every copy of the card brought up to date — the first owner's without buttons, saying why it
+    moved — then the new owner's card and the notices, each at most once."""
+    view, first_owner = event.lead, event.from_owner_id
+
+    def render_copy(row) -> dict[str, Any]:
+        if row.kind == "lead_notice":
+            return lead_card(view, audience="channel")
+        if row.audience == first_owner:
+            return passed_card(view, missed=event.missed, at=event.at)
+        return lead_card(view, audience="owner")
+
+    said: list[Post | Refresh] = [
+        Refresh(subject=("lead", view.id), kinds=CARD_KINDS, render=render_copy),
+        _once(event.new_owner, view, lead_card(view, audience="owner"), "lead_card"),
+        _once(event.first_owner, view, passed_owner_notice(view, missed=event.missed), "lead_passed"),
+    ]
+    if event.sender is not None:
+        said.append(_once(event.sender, view, passed_sender_notice(view, from_owner_id=first_owner, missed=event.missed),
+                          "lead_passed"))
+    return said
+
+
+def on_outreach_deadline_passed(event: OutreachDeadlinePassed) -> list[Post | Refresh]:
+    return [_once(event.owner, event.lead, outreach_reminder(event.lead, next_at=event.manager_at), "outreach_reminder")]
+
+
+def on_outreach_still_missing(event: OutreachStillMissing) -> list[Post | Refresh]:
+    return [_once(event.manager, event.lead, outreach_manager_note(event.lead), "outreach_manager")]
+
+
+RENDERERS = {
+    AcceptDeadlinePassed: on_accept_deadline_passed,
+    LeadPassedToBackup: on_passed_to_backup,
+    OutreachDeadlinePassed: on_outreach_deadline_passed,
+    OutreachStillMissing: on_outreach_still_missing,
+}
 
 
 # --- actions ------------------------------------------------------------------------------------

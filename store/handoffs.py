@@ -1,7 +1,10 @@
 """Lead handoffs: validate a draft, save it with its clocks, accept, decline, log first outreach.
 
-Every operation here is one transaction that writes its audit event and its outgoing Slack
-messages (outbox). Decisions are conditional UPDATEs: two presses at once, exactly one wins.
+Every operation here is one transaction that writes its audit event and says what happened as
+domain events (store/events/leads.py: LeadHandedOff, ConflictsFound, LeadCardsChanged, LeadAccepted,
+LeadDeclined, FirstOutreachLogged), whose messages the session's recorder writes to the outbox before
+the commit; the caller delivers `events.written(session)` after it. Nothing here renders a message.
+Decisions are conditional UPDATEs: two presses at once, exactly one wins.
 
 A rep's handoff (`create_handoff(settle_later=True)`) writes only rows of its own lead: the lead, its
 conflicts (both ways), its cards, the managers' notices, and LeadRefresh marks for what is left.
@@ -29,16 +32,21 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from messages import handoff as views
-from store import events
-from store.events.leads import LeadAccepted
-from store import audit, outbox, permissions
-from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
+from store import audit, clock, events, permissions
 from store.db import transaction
+from store.errors import AlreadyDone, Moment, NotAllowed, NotFound, Person, ValidationFailed, Words
+from store.events.leads import (
+    ConflictsFound,
+    FirstOutreachLogged,
+    LeadAccepted,
+    LeadCardsChanged,
+    LeadDeclined,
+    LeadHandedOff,
+)
 from store.models import LEAD_REF_OFFSET, Handoff, Lead, LeadConflict, LeadRefresh, OutboxMessage, Partner
 from store.playbook import Playbook
 from store.transitions import transition
-from store import clock
+from store.views import ConflictRef, LeadView
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +212,6 @@ class HandoffResult:
     lead: Lead
     conflicts: list[Lead] = field(default_factory=list)
     duplicates: list[Lead] = field(default_factory=list)
-    outbox_ids: list[int] = field(default_factory=list)
     settle_later: bool = False  # the caller runs after_commit() (or settle()) once this has committed
 
 
@@ -212,7 +219,8 @@ def create_handoff(
     session: Session, *, draft: HandoffDraft, sender_id: str, playbook: Playbook, now: dt.datetime | None = None,
     settle_later: bool = False,
 ) -> HandoffResult:
-    """Save a lead with its clocks, handoff, audit event, conflicts, cards and the managers' notices.
+    """Save a lead with its clocks, handoff, audit event and conflicts; its cards and the managers'
+    notices are said as events (LeadHandedOff, ConflictsFound, LeadCardsChanged).
 
     settle_later=False (the CSV import: one transaction for a whole file) also re-renders the cards
     of the leads it conflicts with, here. settle_later=True (a rep's submission, where many may come
@@ -279,31 +287,21 @@ def create_handoff(
     view = lead_views(session, [lead], playbook, partners=partners,
                       conflicts={lead.id: [_conflict_ref(o, partners) for o in sorted(result.conflicts, key=_by_id)]})[0]
     duplicate_views = lead_views(session, result.duplicates, playbook, partners=partners, conflicts={})
-    rows = [
-        outbox.post(session, channel=lead.primary_owner_id, message=views.lead_card(view, audience="owner"),
-                    kind="lead_card", subject=("lead", lead.id), audience=lead.primary_owner_id),
-        outbox.post(session, channel=sender_id,
-                    message=views.sender_confirmation(view, duplicates=duplicate_views),
-                    kind="sender_confirmation", subject=("lead", lead.id), audience=sender_id),
-    ]
-    if partner.channel_id:
-        rows.append(outbox.post(session, channel=partner.channel_id, message=views.lead_card(view, audience="channel"),
-                                kind="lead_notice", subject=("lead", lead.id), audience=partner.channel_id))
+    events.record(session, LeadHandedOff(lead=view, duplicates=tuple(duplicate_views),
+                                         partner_channel_id=partner.channel_id))
     if result.conflicts:
         if settle_later:
             # The notice names the other leads; their own conflicts are not on it.
             other_views = lead_views(session, result.conflicts, playbook, partners=partners, conflicts={})
-            rows += _tell_about_conflicts(session, view, other_views)
+            events.record(session, ConflictsFound(lead=view, others=tuple(other_views)))
             # Inserts only: a hot customer's other leads are left for after the commit (settle()).
             _mark(session, [o.id for o in result.conflicts], "cards", now)
         else:
             other_views = lead_views(session, result.conflicts, playbook)
-            rows += _tell_about_conflicts(session, view, other_views)
-            rows += refresh_cards_of_views(session, other_views)
+            events.record(session, ConflictsFound(lead=view, others=tuple(other_views)),
+                          LeadCardsChanged(leads=tuple(other_views)))
     if settle_later and lead.domain:
         _mark(session, [lead.id], "conflicts", now)
-    session.flush()
-    result.outbox_ids = [r.id for r in rows]
     return result
 
 
@@ -343,8 +341,8 @@ def _partners_of(session: Session, leads: list[Lead], *, known: Partner) -> dict
     return partners
 
 
-def _conflict_ref(other: Lead, partners: dict[int, Partner]) -> views.ConflictRef:
-    return views.ConflictRef(ref=other.ref, partner=partners[other.partner_id].name, owner_id=other.primary_owner_id)
+def _conflict_ref(other: Lead, partners: dict[int, Partner]) -> ConflictRef:
+    return ConflictRef(ref=other.ref, partner=partners[other.partner_id].name, owner_id=other.primary_owner_id)
 
 
 def _conflict_candidates(session: Session, lead: Lead, playbook: Playbook) -> tuple[list[Any], list[Any]]:
@@ -378,27 +376,13 @@ def _conflict_candidates(session: Session, lead: Lead, playbook: Playbook) -> tu
     return before[:CANDIDATES], newer
 
 
-def _tell_about_conflicts(session: Session, view: views.LeadView, others: list[views.LeadView]) -> list:
-    managers: dict[str, None] = {}
-    for v in [view, *others]:
-        if v.partner_manager_id:
-            managers.setdefault(v.partner_manager_id)
-    if not managers:
-        return []
-    message = views.conflict_notice(view, others)
-    return [
-        outbox.post(session, channel=manager, message=message, kind="conflict_notice",
-                    subject=("lead", view.id), audience=manager)
-        for manager in managers
-    ]
-
-
 # --- after the commit -------------------------------------------------------------------------------
 
-def after_commit(factory: sessionmaker[Session], playbook: Playbook, result: HandoffResult,
+def after_commit(factory: sessionmaker[Session], playbook: Playbook, result: HandoffResult, written: list[int],
                  deliver: Callable[[list[int]], object]) -> None:
-    """Once a handoff has committed: send its own messages, then settle() what it left."""
-    deliver(result.outbox_ids)
+    """Once a handoff has committed: send its own messages (`written`: events.written(session) of its
+    unit of work), then settle() what it left."""
+    deliver(written)
     if result.settle_later:
         settle(factory, playbook=playbook, lead_ids=[result.lead.id], deliver=deliver)
 
@@ -436,10 +420,10 @@ def settle(factory: sessionmaker[Session], *, playbook: Playbook, lead_ids: Iter
         marked = list(session.scalars(conflicts_marked.where(LeadRefresh.lead_id.in_(lead_ids)))) if lead_ids else []
         marked += session.scalars(conflicts_marked.where(LeadRefresh.created_at < stale, LeadRefresh.lead_id.not_in(lead_ids))
                                   .order_by(LeadRefresh.id).limit(STALE_BATCH))
-        ids, touched = _record_late_conflicts(session, sorted({m.lead_id for m in marked}), playbook)
+        touched = _record_late_conflicts(session, sorted({m.lead_id for m in marked}), playbook)
         for mark in marked:
             session.delete(mark)
-    done(ids)
+    done(events.written(session))
     targets = set(touched)
     with factory() as session:
         if lead_ids:  # the leads these handoffs conflict with (their own checks' and the late ones)
@@ -451,8 +435,9 @@ def settle(factory: sessionmaker[Session], *, playbook: Playbook, lead_ids: Iter
     return sent
 
 
-def _record_late_conflicts(session: Session, lead_ids: list[int], playbook: Playbook) -> tuple[list[int], set[int]]:
-    """Step 1 of settle() for these leads: the pairs their own check could not see."""
+def _record_late_conflicts(session: Session, lead_ids: list[int], playbook: Playbook) -> set[int]:
+    """Step 1 of settle() for these leads: the pairs their own check could not see (recorded, and
+    ConflictsFound said for each newer lead); the leads whose cards are marked for it."""
     now = clock.now()
     leads = session.scalars(select(Lead).where(Lead.id.in_(lead_ids), Lead.domain.is_not(None))).all() if lead_ids else []
     wanted: set[tuple[int, int]] = set()
@@ -460,12 +445,12 @@ def _record_late_conflicts(session: Session, lead_ids: list[int], playbook: Play
         older, newer = _conflict_candidates(session, lead, playbook)
         wanted |= {tuple(sorted((lead.id, o.id))) for o in older + newer if o.partner_id != lead.partner_id}
     if not wanted:
-        return [], set()
+        return set()
     have = set(session.execute(select(LeadConflict.lead_id, LeadConflict.other_lead_id).where(
         LeadConflict.lead_id.in_({a for a, _ in wanted}))).all())
     missing = sorted(pair for pair in wanted if pair not in have)
     if not missing:
-        return [], set()
+        return set()
     # Both rows of each pair, in key order: two settles recording overlapping pairs take the keys in
     # the same order, so one waits for the other (and then does nothing) instead of deadlocking.
     keys = sorted({(a, b) for a, b in missing} | {(b, a) for a, b in missing})
@@ -478,22 +463,20 @@ def _record_late_conflicts(session: Session, lead_ids: list[int], playbook: Play
     ).all())
     ours = [(a, b) for a, b in missing if (a, b) in recorded]  # the pairs this settle recorded
     if not ours:
-        return [], set()
+        return set()
     by_newer: dict[int, list[int]] = {}
     for a, b in ours:
         by_newer.setdefault(b, []).append(a)
     involved = sorted({i for pair in ours for i in pair})
     all_views = {v.id: v for v in lead_views(
         session, list(session.scalars(select(Lead).where(Lead.id.in_(involved)).order_by(Lead.id))), playbook)}
-    rows: list = []
     for newer_id, older_ids in sorted(by_newer.items()):
         others = [all_views[i] for i in sorted(older_ids)]
         audit.record(session, actor_id="system:conflicts", action="lead.conflict_detected", object_type="lead",
                      object_id=newer_id, after={"with": [o.ref for o in others]}, at=now)
-        rows += _tell_about_conflicts(session, all_views[newer_id], others)
+        events.record(session, ConflictsFound(lead=all_views[newer_id], others=tuple(others)))
     _mark(session, involved, "cards", now)
-    session.flush()
-    return [r.id for r in rows], set(involved)
+    return set(involved)
 
 
 def _refresh_marked_cards(factory: sessionmaker[Session], playbook: Playbook, lead_ids: Iterable[int],
@@ -521,14 +504,11 @@ def _refresh_marked_cards(factory: sessionmaker[Session], playbook: Playbook, le
                     LeadRefresh.kind == "cards", LeadRefresh.lead_id.in_(held))))
             busy = _cards_in_flight(session, sorted(marked)) if marked else set()
             dirty = sorted(marked - busy)
-            rows = []
             if dirty:
                 session.execute(delete(LeadRefresh).where(LeadRefresh.kind == "cards", LeadRefresh.lead_id.in_(dirty)))
                 leads = list(session.scalars(select(Lead).where(Lead.id.in_(dirty)).order_by(Lead.id)))
-                rows = refresh_cards_of_views(session, lead_views(session, leads, playbook))
-                session.flush()
-            ids = [r.id for r in rows]
-        done(ids)
+                events.record(session, LeadCardsChanged(leads=tuple(lead_views(session, leads, playbook))))
+        done(events.written(session))
         if not held:
             return
         with factory() as session:  # marks that came in while we held the leads are ours to take
@@ -578,7 +558,7 @@ _OTHER_LEAD, _OTHER_PARTNER = aliased(Lead), aliased(Partner)  # built once, so 
 
 def lead_views(session: Session, leads: list[Lead], playbook: Playbook, *,
                partners: dict[int, Partner] | None = None,
-               conflicts: dict[int, list[views.ConflictRef]] | None = None) -> list[views.LeadView]:
+               conflicts: dict[int, list[ConflictRef]] | None = None) -> list[LeadView]:
     """Views of several leads in two queries (partners, conflicts), however many conflicts they have.
 
     A caller that has the partners, or knows the conflicts (a lead missing from `conflicts` has
@@ -602,18 +582,18 @@ def lead_views(session: Session, leads: list[Lead], playbook: Playbook, *,
         ).all()
         for lead_id, other_id, partner_name, owner_id in rows:
             conflicts.setdefault(lead_id, []).append(
-                views.ConflictRef(ref=f"L-{other_id + LEAD_REF_OFFSET}", partner=partner_name, owner_id=owner_id))
+                ConflictRef(ref=f"L-{other_id + LEAD_REF_OFFSET}", partner=partner_name, owner_id=owner_id))
     result = []
     for lead in leads:
         partner = partners[lead.partner_id]
         stage = playbook.stage(lead.stage)
-        result.append(views.LeadView.from_models(
+        result.append(LeadView.from_models(
             lead, partner, conflicts.get(lead.id, []), playbook.tz, stage_name=stage.name if stage else "",
             stage_lead=_stage_lead(stage, lead, partner, playbook)))
     return result
 
 
-def lead_view(session: Session, lead: Lead, playbook: Playbook) -> views.LeadView:
+def lead_view(session: Session, lead: Lead, playbook: Playbook) -> LeadView:
     return lead_views(session, [lead], playbook)[0]
 
 
@@ -633,26 +613,7 @@ def _stage_lead(stage, lead: Lead, partner: Partner, playbook: Playbook) -> str 
         return None
     who = role_user(stage.responsible, lead, partner, playbook)
     label = stage.responsible.replace("_", " ")
-    return f"{stage.name} is led by <@{who}> ({label})" if who else f"{stage.name} is led by the {label}"
-
-
-def refresh_cards(session: Session, lead: Lead, playbook: Playbook, *, view: views.LeadView | None = None) -> list:
-    """Re-render every copy of a lead's card (owner DM, channel notice) after a change."""
-    return refresh_cards_of_views(session, [view or lead_view(session, lead, playbook)])
-
-
-def refresh_cards_of_views(session: Session, lead_views_: list[views.LeadView]) -> list:
-    def render_for(view: views.LeadView):
-        def render(row) -> dict:
-            if row.kind == "lead_notice":
-                return views.lead_card(view, audience="channel")
-            # a copy sent to someone who no longer owns the lead (it passed to the backup) keeps no buttons
-            owners = (view.primary_owner_id, view.backup_owner_id)
-            return views.lead_card(view, audience="owner" if row.audience in owners or row.audience is None else "former")
-
-        return render
-
-    return outbox.refresh_many(session, [(("lead", v.id), render_for(v)) for v in lead_views_], kinds=CARD_KINDS)
+    return Words(f"{stage.name} is led by ", Person(who), f" ({label})") if who else f"{stage.name} is led by the {label}"
 
 
 def get_lead(session: Session, lead_id: int) -> Lead:
@@ -666,12 +627,12 @@ def _require_owner(lead: Lead, user_id: str, doing: str) -> None:
     permissions.require_lead_owner(lead, user_id, doing=doing)
 
 
-def _already(lead: Lead, zone) -> str:
-    from messages.text import when
-
+def _already(lead: Lead, zone) -> Words:
+    """What a second decision on a lead is told: who decided it, and when."""
     if lead.stage == "declined":
-        return f"{lead.ref} was already declined by <@{lead.declined_by}> {when(lead.declined_at, zone)}."
-    return f"{lead.ref} was already accepted by <@{lead.accepted_by}> {when(lead.accepted_at, zone)}."
+        return Words(f"{lead.ref} was already declined by ", Person(lead.declined_by), " ",
+                     Moment(lead.declined_at, zone), ".")
+    return Words(f"{lead.ref} was already accepted by ", Person(lead.accepted_by), " ", Moment(lead.accepted_at, zone), ".")
 
 
 def check_can_decide(session: Session, *, lead_id: int, user_id: str, playbook: Playbook) -> Lead:
@@ -702,7 +663,7 @@ def accept_lead(
 
 def decline_lead(
     session: Session, *, lead_id: int, user_id: str, reason: str, playbook: Playbook, now: dt.datetime | None = None
-) -> list[int]:
+) -> None:
     now = now or clock.now()
     reason = (reason or "").strip()
     if not reason:
@@ -718,12 +679,7 @@ def decline_lead(
     _close_handoff(session, lead, status="declined", user_id=user_id, now=now, reason=reason)
     audit.record(session, actor_id=user_id, action="lead.declined", object_type="lead", object_id=lead.id,
                  before=before, after=lead.snapshot(), at=now)
-    view = lead_view(session, lead, playbook)
-    rows = refresh_cards(session, lead, playbook)
-    rows.append(outbox.post(session, channel=lead.sender_id, message=views.declined_notice(view),
-                            kind="lead_declined", subject=("lead", lead.id), audience=lead.sender_id))
-    session.flush()
-    return [r.id for r in rows]
+    events.record(session, LeadDeclined(lead=lead_view(session, lead, playbook), by=user_id, at=now))
 
 
 def _close_handoff(session: Session, lead: Lead, *, status: str, user_id: str, now: dt.datetime, reason: str | None = None) -> None:
@@ -736,7 +692,7 @@ def _close_handoff(session: Session, lead: Lead, *, status: str, user_id: str, n
 
 def log_first_outreach(
     session: Session, *, lead_id: int, user_id: str, playbook: Playbook, now: dt.datetime | None = None
-) -> list[int]:
+) -> None:
     now = now or clock.now()
     lead = get_lead(session, lead_id)
     _require_owner(lead, user_id, "log first outreach for")
@@ -748,17 +704,11 @@ def log_first_outreach(
     if not transition(session, lead, Lead.first_outreach_at.is_(None),
                       first_outreach_at=now, first_outreach_logged_by=user_id, updated_at=now,
                       stage="contacted" if lead.stage == "accepted" else lead.stage):
-        from messages.text import when
-
-        raise AlreadyDone(
-            f"First outreach on {lead.ref} was already logged by <@{lead.first_outreach_logged_by}> "
-            f"{when(lead.first_outreach_at, playbook.tz)}."
-        )
+        raise AlreadyDone(Words(f"First outreach on {lead.ref} was already logged by ",
+                                Person(lead.first_outreach_logged_by), " ", Moment(lead.first_outreach_at, playbook.tz), "."))
     audit.record(session, actor_id=user_id, action="lead.first_outreach", object_type="lead", object_id=lead.id,
                  before=before, after=lead.snapshot(), at=now)
-    rows = refresh_cards(session, lead, playbook)
-    session.flush()
-    return [r.id for r in rows]
+    events.record(session, FirstOutreachLogged(lead=lead_view(session, lead, playbook), by=user_id, at=now))
 
 
 def open_leads_for(session: Session, user_id: str, *, limit: int = 30) -> tuple[list[Lead], int]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import exports, outbox
+from store import events, exports, outbox
 from store.errors import ImportFailed, ValidationFailed
 from store.handoffs import HandoffDraft, create_handoff, validate_draft
 from store.models import LEAD_REF_OFFSET, LeadConflict, OutboxMessage, Partner
@@ -252,7 +252,7 @@ def import_leads_csv(session: Session, text: str, *, playbook: Playbook, sender:
             tell(len(ids), total)
         result = create_handoff(session, draft=draft, sender_id=sender_id, playbook=playbook, now=now)
         ids.append(result.lead.id)
-        report.outbox_ids += result.outbox_ids
+        report.outbox_ids += events.flush(session)  # its messages, written now: the report lists them
         if result.duplicates:
             report.duplicates[result.lead.ref] = [d.ref for d in result.duplicates]
     tell(len(ids), total)

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from slackkit import simulator as s
 from slackkit.simulator import SlackSimulator
 from scheduling.clock import run_jobs
-from store import clock, handoffs, outbox
+from store import clock, events, handoffs, outbox
 from store.models import Lead, LeadConflict, LeadRefresh, OutboxMessage
 from tests.conftest import RIYA, SIGNING_SECRET
 from tests.helpers import handoff_form
@@ -147,17 +147,18 @@ def test_work_left_by_a_process_that_died_after_its_commit_is_picked_up_by_the_n
     with sessions() as one, sessions() as two:
         one.begin()
         two.begin()
-        first = handoffs.create_handoff(one, draft=handoffs.validate_draft(forms[0], playbook=playbook),
-                                        sender_id=RIYA, playbook=playbook, settle_later=True)
+        handoffs.create_handoff(one, draft=handoffs.validate_draft(forms[0], playbook=playbook),
+                                sender_id=RIYA, playbook=playbook, settle_later=True)
         if one.get_bind().dialect.name == "sqlite":
             one.commit()  # SQLite has one writer at a time: there the two cannot overlap
-        second = handoffs.create_handoff(two, draft=handoffs.validate_draft(forms[1], playbook=playbook),
-                                         sender_id=RIYA, playbook=playbook, settle_later=True)
+        handoffs.create_handoff(two, draft=handoffs.validate_draft(forms[1], playbook=playbook),
+                                sender_id=RIYA, playbook=playbook, settle_later=True)
         two.commit()
         if one.in_transaction():
             one.commit()
+        written = events.written(one) + events.written(two)
     # Both processes die right here: their own messages go out (the clock sends them), nothing else ran.
-    outbox.deliver(sessions, app.services.slack, ids=first.outbox_ids + second.outbox_ids)
+    outbox.deliver(sessions, app.services.slack, ids=written)
     with sessions() as session, session.begin():  # ...a while ago
         session.execute(update(LeadRefresh).values(created_at=clock.now() - dt.timedelta(minutes=5)))
 
@@ -197,9 +198,10 @@ def test_a_submission_does_not_wait_for_locks_held_on_another_leads_cards(
     if engine.dialect.name != "postgresql":
         pytest.skip("row locks: SQLite has one writer at a time, so there a handoff waits for any writer")
     with sessions() as session, session.begin():  # lead 1, whose cards have not gone out yet
-        first = handoffs.create_handoff(session, draft=handoffs.validate_draft(_flat(_form(0, burst_partners[0])),
+        handoffs.create_handoff(session, draft=handoffs.validate_draft(_flat(_form(0, burst_partners[0])),
                                                                        playbook=playbook),
                                 sender_id=RIYA, playbook=playbook)
+    first_written = events.written(session)
     blocker = engine.connect()
     blocker.begin()
     blocker.execute(update(OutboxMessage).where(OutboxMessage.subject_id == 1).values(attempts=OutboxMessage.attempts))
@@ -213,7 +215,7 @@ def test_a_submission_does_not_wait_for_locks_held_on_another_leads_cards(
         answer = pending.result()
     assert answer.status == 200 and answer.body == ""
     app.services.drain()
-    outbox.deliver(sessions, app.services.slack, ids=first.outbox_ids)  # the clock sends lead 1's own
+    outbox.deliver(sessions, app.services.slack, ids=first_written)  # the clock sends lead 1's own
     _settled(app, slack, sessions)
     cards = _latest_cards(slack, sessions, 1)
     assert set(cards) == {"lead_card", "lead_notice"}

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from bot.cli import main
 from bot.slack import Slack
-from store import exports, home, lead_import, outbox
+from store import events, exports, home, lead_import, outbox
 from store.handoffs import create_handoff, validate_draft
 from store.models import ActionItem, Escalation, Lead, LeadConflict, OutboxMessage, Partner
 from tests.conftest import BEA, MIA, NOAH, OMAR, RIYA, STAN, TEST_PLAYBOOK, TOKEN
@@ -308,8 +308,9 @@ def existing_lead(partners, sessions, playbook, slack):
     with sessions() as session, session.begin():
         result = create_handoff(session, draft=validate_draft(form, playbook=playbook), sender_id=RIYA,
                                 playbook=playbook)
-    report = outbox.deliver(sessions, Slack(WebClient(token=TOKEN, base_url=slack.url)), ids=result.outbox_ids)
-    assert len(report.sent) == len(result.outbox_ids)
+    written = events.written(session)
+    report = outbox.deliver(sessions, Slack(WebClient(token=TOKEN, base_url=slack.url)), ids=written)
+    assert len(report.sent) == len(written)
     return result.lead.id
 
 
@@ -544,12 +545,11 @@ def test_when_slack_is_down_the_messages_wait_in_the_outbox_for_the_clock(partne
 
 def test_delivery_stops_at_the_first_sign_of_trouble(partners, sessions, playbook, slack):
     with sessions() as session, session.begin():
-        ids = []
         for company, domain in (("Acme", "acme.com"), ("Initrode", "initrode.com")):
             form = {"partner": str(partners["hooli"]), "direction": "from_partner", "company": company,
                     "domain": domain, "problem": "P", "next_steps": "N", "primary_owner": OMAR}
-            ids += create_handoff(session, draft=validate_draft(form, playbook=playbook), sender_id=RIYA,
-                                  playbook=playbook).outbox_ids
+            create_handoff(session, draft=validate_draft(form, playbook=playbook), sender_id=RIYA, playbook=playbook)
+    ids = events.written(session)
     slack.fail_next("chat.postMessage", status=500, times=1)  # a plain WebClient does not retry a 500
     report = lead_import.deliver(sessions, Slack(WebClient(token=TOKEN, base_url=slack.url)), ids, batch=1)
     assert (report.sent, report.retrying) == ([], [ids[0]])  # the other three were not even tried

@@ -15,9 +15,9 @@ def _decide(operation):
 
         def work() -> None:
             with services.transaction() as session:
-                ids = operation(session, lead_id=id_from(action.get("value")), user_id=body["user"]["id"],
-                                playbook=services.playbook)
-            services.deliver((ids or []) + events.written(session))
+                operation(session, lead_id=id_from(action.get("value")), user_id=body["user"]["id"],
+                          playbook=services.playbook)
+            services.deliver(events.written(session))
 
         services.after(work, body=body, respond=respond)
 

@@ -7,7 +7,7 @@ from messages.text import inline_text
 from messages import handoff as views
 from messages.fields import metadata_id, read_state, typed
 from messages.ids import Handoff as Ids
-from store import handoffs, partners
+from store import events, handoffs, partners
 from store.errors import AlreadyDone, NotAllowed, NotFound, ValidationFailed
 
 
@@ -30,8 +30,9 @@ def submit(ack, body, view, context) -> None:
     except ValidationFailed as failure:
         ack(response_action="errors", errors=failure.errors)
         return
+    ids = events.written(session)
     ack()
-    services.after(lambda: handoffs.after_commit(services.sessions, services.playbook, result, services.deliver))
+    services.after(lambda: handoffs.after_commit(services.sessions, services.playbook, result, ids, services.deliver))
 
 
 def submit_decline(ack, body, view, context) -> None:
@@ -40,14 +41,15 @@ def submit_decline(ack, body, view, context) -> None:
     reason = read_state(view["state"]["values"]).get(Ids.REASON) or ""
     try:
         with services.transaction() as session:
-            ids = handoffs.decline_lead(session, lead_id=lead_id, user_id=body["user"]["id"], reason=reason,
-                                        playbook=services.playbook)
+            handoffs.decline_lead(session, lead_id=lead_id, user_id=body["user"]["id"], reason=reason,
+                                  playbook=services.playbook)
     except ValidationFailed as failure:
         ack(response_action="errors", errors=failure.errors)
         return
     except (NotAllowed, AlreadyDone, NotFound) as refusal:
         ack(response_action="errors", errors={Ids.REASON: inline_text(str(refusal))})
         return
+    ids = events.written(session)
     ack()
     services.after(lambda: services.deliver(ids))
 
