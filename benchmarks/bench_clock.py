@@ -250,7 +250,7 @@ def one_size(url: str, due: int, drain: bool, playbook: Playbook) -> dict:
             registry.JOBS[:] = [timed(job, counter, per_job) for job in registered]
             try:
                 started = time.perf_counter()
-                report = run_jobs(sessions, client, playbook, now=NOW)
+                report = run_jobs(sessions, Slack(client), playbook, now=NOW)
                 first_seconds = time.perf_counter() - started
             finally:
                 registry.JOBS[:] = registered
@@ -258,7 +258,7 @@ def one_size(url: str, due: int, drain: bool, playbook: Playbook) -> dict:
             slack_calls = Counter(c.method for c in slack.calls)
 
             started = time.perf_counter()
-            again = run_jobs(sessions, client, playbook, now=NOW + dt.timedelta(minutes=1))
+            again = run_jobs(sessions, Slack(client), playbook, now=NOW + dt.timedelta(minutes=1))
             second_seconds = time.perf_counter() - started
             second = counter.take()
 

@@ -19,12 +19,14 @@ store.slack_users.Directory, store.escalations.Resolver), and `bot.compose` hand
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, ServerErrorRetryHandler
 
+from store.escalations import ApproversUnavailable, expand_approvers
 from store.outbox import NotSent
 
 TIMEOUT_SECONDS = 10
@@ -104,6 +106,19 @@ class Slack:
     def group_members(self, group_id: str) -> list[str]:
         """The user ids in a user group (usergroups.users.list). Raises SlackApiError on a refusal."""
         return list(self.client.usergroups_users_list(usergroup=group_id).get("users") or [])
+
+    def resolve_approvers(self, entries: Sequence[str]) -> list[str]:
+        """An escalation level's approvers (store.escalations.Resolver): each user group (S…) replaced by
+        its members. Slack not answering is ApproversUnavailable, which the request form shows inline."""
+        groups: dict[str, list[str]] = {}
+        for group in (e for e in entries if e.startswith("S")):
+            try:
+                groups[group] = self.group_members(group)
+            except SlackApiError as error:
+                raise ApproversUnavailable(group, (error.response or {}).get("error") or "Slack error") from error
+            except OSError as error:  # connection refused, timeout
+                raise ApproversUnavailable(group, type(error).__name__) from error
+        return expand_approvers(entries, groups)
 
     # --- the App Home ----------------------------------------------------------------------------
 

@@ -50,7 +50,7 @@ class TickReport:
                 + ("; stopped early: the rest waits for the next pass" if self.stopped else ""))
 
 
-def run_jobs(sessions, client, playbook, *, now: dt.datetime, stop: Callable[[], bool] | None = None) -> TickReport:
+def run_jobs(sessions, slack, playbook, *, now: dt.datetime, stop: Callable[[], bool] | None = None) -> TickReport:
     """Every registered job at `now`. A failing job is logged and the others still run.
 
     The whole pass runs on the product clock moved to `now`: what the jobs record (outbox due
@@ -58,7 +58,7 @@ def run_jobs(sessions, client, playbook, *, now: dt.datetime, stop: Callable[[],
     Once `stop` says yes no further job starts (each job's work is its own transactions)."""
     report = TickReport(now=now)
     with clock.travelled_to(now, tick=False):
-        ctx = ClockContext(sessions=sessions, client=client, playbook=playbook, now=now)
+        ctx = ClockContext(sessions=sessions, slack=slack, playbook=playbook, now=now)
         for job in load_all():
             if stop is not None and stop():
                 report.stopped = True
@@ -80,7 +80,7 @@ def tick(services, *, now: dt.datetime | None = None, deliver: bool = True) -> T
     thread) ends it after the send in flight, as for the clock."""
     now = now or clock.now()
     with clock.travelled_to(now), stop_requested_by_signals() as stop:
-        report = run_jobs(services.sessions, services.client, services.playbook, now=now, stop=stop)
+        report = run_jobs(services.sessions, services.slack, services.playbook, now=now, stop=stop)
         if deliver and not stop():
             report.delivery = services.deliver(stop=stop)  # on the moved clock, after the pass
         report.stopped = stop()
@@ -121,7 +121,7 @@ def run_clock(services) -> None:
     stopping = threading.Event()
 
     def due_work() -> None:
-        report = run_jobs(services.sessions, services.client, services.playbook, now=clock.now(), stop=stopping.is_set)
+        report = run_jobs(services.sessions, services.slack, services.playbook, now=clock.now(), stop=stopping.is_set)
         if report.done or report.failed_jobs:
             log.info("tick: %s", report.summary())
 

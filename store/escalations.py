@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
@@ -86,23 +85,6 @@ def expand_approvers(entries: Sequence[str], groups: Mapping[str, Sequence[str]]
             if person:
                 people.setdefault(person)
     return list(people)
-
-
-def slack_resolver(client) -> Resolver:
-    """A Resolver that reads user groups with usergroups.users.list; a failure is ApproversUnavailable."""
-
-    def resolve(entries: Sequence[str]) -> list[str]:
-        groups: dict[str, list[str]] = {}
-        for group in (e for e in entries if e.startswith("S")):
-            try:
-                groups[group] = list(client.usergroups_users_list(usergroup=group).get("users") or [])
-            except SlackApiError as error:
-                raise ApproversUnavailable(group, (error.response or {}).get("error") or "Slack error") from error
-            except OSError as error:  # connection refused, timeout
-                raise ApproversUnavailable(group, type(error).__name__) from error
-        return expand_approvers(entries, groups)
-
-    return resolve
 
 
 def _level(playbook: Playbook, index: int) -> EscalationLevel | None:

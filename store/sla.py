@@ -100,9 +100,10 @@ class Openings:
     Zones for everyone come from one cached lookup (store.slack_users.zones); openings are computed
     once per zone."""
 
-    def __init__(self, session: Session, client, playbook: Playbook, user_ids: Iterable[str], now: dt.datetime):
+    def __init__(self, session: Session, playbook: Playbook, user_ids: Iterable[str], now: dt.datetime, *,
+                 known=None):
         self.playbook, self.now = playbook, now
-        self.zones = zones(session, client, user_ids, fallback=playbook.tz, now=now)
+        self.zones = zones(session, user_ids, fallback=playbook.tz, known=known, now=now)
         self._openings: dict[str, dt.datetime] = {}
 
     def zone(self, user_id: str) -> ZoneInfo:
@@ -217,7 +218,7 @@ def pass_to_backup(session: Session, *, lead_id: int, playbook: Playbook, now: d
                  after={**lead.snapshot(), "from": first_owner, "to": backup, "missed": missed.isoformat(),
                         "accept_by": new_accept_by.isoformat()})
     view = lead_view(session, lead, playbook)
-    openings = openings or Openings(session, None, playbook, (backup, first_owner, lead.sender_id), now)
+    openings = openings or Openings(session, playbook, (backup, first_owner, lead.sender_id), now)
     subject = ("lead", lead.id)
     sender = None
     if lead.sender_id not in (first_owner, backup):

@@ -1,16 +1,21 @@
-"""Each person's time zone, from Slack's users.info, cached in the database for a week."""
+"""Each person's time zone, from Slack's users.info, cached in the database for a week.
+
+Slack is asked outside any transaction (`look_up`, through a `Directory`: bot.slack.Slack); what a
+transaction reads is the cache (`zones`). The clock looks up whoever its pass needs and the cache lacks
+before it opens the pass's transaction (scheduling.jobs.with_zones)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 from collections.abc import Iterable
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from store.business_hours import BusinessCalendar
 from store.models import SlackUser
@@ -21,32 +26,62 @@ log = logging.getLogger(__name__)
 TTL = dt.timedelta(days=7)
 
 
-def zones(session: Session, client, user_ids: Iterable[str], *, fallback: ZoneInfo, now: dt.datetime | None = None) -> dict[str, ZoneInfo]:
-    """Time zones of these users: cached rows, users.info for the missing or stale, else `fallback`."""
+class Directory(Protocol):
+    """What store needs of Slack's user directory (bot.slack.Slack is the one there is)."""
+
+    def profile(self, user_id: str) -> dict[str, Any]:
+        """users.info's `user` (tz, real_name…); raises on any failure."""
+
+
+Cached = dict[str, tuple[str | None, dt.datetime]]  # user id -> (tz, when it was looked up)
+
+
+def cached(session: Session, user_ids: Iterable[str]) -> Cached:
+    """What the cache holds of these users, in one query."""
+    wanted = {u for u in user_ids if u and u[0] in "UW"}
+    if not wanted:
+        return {}
+    return {user_id: (tz, fetched_at) for user_id, tz, fetched_at in session.execute(
+        select(SlackUser.user_id, SlackUser.tz, SlackUser.fetched_at).where(SlackUser.user_id.in_(wanted)))}
+
+
+def zones(session: Session, user_ids: Iterable[str], *, fallback: ZoneInfo, known: Cached | None = None,
+          now: dt.datetime | None = None) -> dict[str, ZoneInfo]:
+    """Time zones of these users from the cache (rows looked up with `look_up`), else `fallback`."""
+    wanted = {u for u in user_ids if u and u[0] in "UW"}
+    known = cached(session, wanted) if known is None else known
+    return {user_id: _zone((known.get(user_id) or (None, None))[0], fallback) for user_id in wanted}
+
+
+def to_look_up(known: Cached, user_ids: Iterable[str], *, now: dt.datetime | None = None) -> list[str]:
+    """Those of these users whose zone the cache (`known`) lacks or has kept for more than TTL."""
     now = now or clock.now()
     wanted = {u for u in user_ids if u and u[0] in "UW"}
-    cached = {row.user_id: row for row in session.scalars(select(SlackUser).where(SlackUser.user_id.in_(wanted)))} if wanted else {}
-    result: dict[str, ZoneInfo] = {}
-    for user_id in wanted:
-        row = cached.get(user_id)
-        if (row is None or now - row.fetched_at > TTL) and client is not None:
-            row = _fetch(session, client, user_id, row, now)
-        result[user_id] = _zone(row.tz if row else None, fallback)
-    return result
+    return sorted(u for u in wanted if u not in known or now - known[u][1] > TTL)
 
 
-def _fetch(session: Session, client, user_id: str, row: SlackUser | None, now: dt.datetime) -> SlackUser | None:
-    try:
-        profile = client.users_info(user=user_id)["user"]
-    except Exception as error:  # noqa: BLE001 - Slack down: keep what we had, use the fallback
-        log.warning("users.info %s failed: %s", user_id, error)
-        return row
-    values = {"user_id": user_id, "tz": profile.get("tz"), "real_name": profile.get("real_name"), "fetched_at": now}
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    # An upsert: two clocks meeting the same new person at once must not collide on the key.
-    session.execute(insert(SlackUser).values(**values).on_conflict_do_update(
-        index_elements=[SlackUser.user_id], set_={k: v for k, v in values.items() if k != "user_id"}))
-    return SlackUser(**values)
+def look_up(sessions: sessionmaker[Session], directory: Directory, user_ids: Iterable[str], *,
+            now: dt.datetime | None = None) -> int:
+    """Ask Slack (users.info) for these users, outside any transaction, then keep what it said in one
+    short transaction; the number kept. Someone Slack cannot tell about keeps what the cache had."""
+    now = now or clock.now()
+    found = []
+    for user_id in user_ids:
+        try:
+            profile = directory.profile(user_id)
+        except Exception as error:  # noqa: BLE001 - Slack down: keep what we had, use the fallback
+            log.warning("users.info %s failed: %s", user_id, error)
+            continue
+        found.append({"user_id": user_id, "tz": profile.get("tz"), "real_name": profile.get("real_name"),
+                      "fetched_at": now})
+    if found:
+        with sessions() as session, session.begin():
+            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+            for values in found:
+                # An upsert: two clocks meeting the same new person at once must not collide on the key.
+                session.execute(insert(SlackUser).values(**values).on_conflict_do_update(
+                    index_elements=[SlackUser.user_id], set_={k: v for k, v in values.items() if k != "user_id"}))
+    return len(found)
 
 
 def _zone(name: str | None, fallback: ZoneInfo) -> ZoneInfo:

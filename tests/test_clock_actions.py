@@ -47,7 +47,7 @@ def text_of(row) -> str:
 
 
 def tick(sessions, app, playbook, when):
-    return run_jobs(sessions, app.services.client, playbook, now=when)
+    return run_jobs(sessions, app.services.slack, playbook, now=when)
 
 
 def test_a_week_in_the_life_of_an_action(sessions, app, playbook, slack):

@@ -88,7 +88,7 @@ def text_of(message: dict) -> str:
 
 def test_the_digest_posts_once_on_the_first_business_day_at_nine_new_york(sessions, app, slack, digest_playbook,
                                                                             october):
-    client = app.services.client
+    client = app.services.slack
     for before in (dt.datetime(2026, 11, 1, 15, tzinfo=UTC),  # Sunday the 1st: not a business day
                    POST_AT - dt.timedelta(minutes=1)):  # 08:59 on Monday in New York
         run_jobs(sessions, client, digest_playbook, now=before)
@@ -126,13 +126,13 @@ def test_the_digest_posts_once_on_the_first_business_day_at_nine_new_york(sessio
 
 
 def test_a_clock_that_was_down_catches_up_once(sessions, app, digest_playbook, october):
-    run_jobs(sessions, app.services.client, digest_playbook, now=dt.datetime(2026, 11, 4, 10, tzinfo=UTC))
-    run_jobs(sessions, app.services.client, digest_playbook, now=dt.datetime(2026, 11, 4, 10, 1, tzinfo=UTC))
+    run_jobs(sessions, app.services.slack, digest_playbook, now=dt.datetime(2026, 11, 4, 10, tzinfo=UTC))
+    run_jobs(sessions, app.services.slack, digest_playbook, now=dt.datetime(2026, 11, 4, 10, 1, tzinfo=UTC))
     assert len(digest_rows(sessions)) == 4  # two channels, a digest and a chart each
 
 
 def test_a_month_with_no_data_says_so(sessions, app, slack, digest_playbook):
-    run_jobs(sessions, app.services.client, digest_playbook, now=POST_AT)
+    run_jobs(sessions, app.services.slack, digest_playbook, now=POST_AT)
     rows = digest_rows(sessions)
     assert [row.kind for row in rows] == ["digest", "digest"]  # no chart: nothing to draw
     deliver_all(sessions, app.services.slack)
@@ -147,7 +147,7 @@ def test_many_partners_stay_within_slacks_fifty_blocks(sessions, app, slack, dig
             pid = add_partner(session, f"Partner {i:02d}")
             for k in range(1 + i % 4):  # 1 to 4 leads each: partners 3, 7, … (4 leads) rank first
                 add_lead(session, pid, dt.datetime(2026, 10, 5 + k, 15, tzinfo=UTC))
-    run_jobs(sessions, app.services.client, digest_playbook, now=POST_AT)
+    run_jobs(sessions, app.services.slack, digest_playbook, now=POST_AT)
     deliver_all(sessions, app.services.slack)
     with sessions() as session:
         assert [row.status for row in digest_rows(sessions)] == ["sent"] * 4  # Slack accepted every one

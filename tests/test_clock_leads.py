@@ -62,7 +62,7 @@ def escalations(sessions):
 
 
 def tick(sessions, app, playbook, when):
-    return run_jobs(sessions, app.services.client, playbook, now=when)
+    return run_jobs(sessions, app.services.slack, playbook, now=when)
 
 
 def test_a_week_in_the_life_of_an_unaccepted_lead(sessions, app, playbook, make_partner, slack):

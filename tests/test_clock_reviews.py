@@ -97,7 +97,7 @@ def section_text(message: dict) -> str:
 
 
 def test_the_reminder_goes_out_once_in_its_window_with_the_agenda(sessions, app, slack, review_playbook, partners):
-    client = app.services.client
+    client = app.services.slack
     run_jobs(sessions, client, review_playbook, now=OPENS - dt.timedelta(minutes=1))
     assert review_rows(sessions) == []  # a minute before Tuesday's opening in New York
 
@@ -145,7 +145,7 @@ def test_the_reminder_goes_out_once_in_its_window_with_the_agenda(sessions, app,
 
 
 def test_a_clock_that_was_down_catches_up_until_the_review_day_ends(sessions, app, review_playbook, partners):
-    client = app.services.client
+    client = app.services.slack
     run_jobs(sessions, client, review_playbook, now=CLOSES)  # the review day is over in New York: too late
     assert review_rows(sessions) == []
     run_jobs(sessions, client, review_playbook, now=CLOSES - dt.timedelta(hours=1))  # 23:00 on the day
@@ -155,7 +155,7 @@ def test_a_clock_that_was_down_catches_up_until_the_review_day_ends(sessions, ap
 def test_a_quarterly_review_is_keyed_by_its_quarter(sessions, app, review_playbook, partners):
     # Tuesday 2027-01-12 14:00Z: the QBR's window (Jan 15, 3 business days ahead) is open; the monthly
     # review of Sunday Jan 10 (window Thu Jan 7 to the end of Jan 10) is over.
-    run_jobs(sessions, app.services.client, review_playbook, now=dt.datetime(2027, 1, 12, 14, tzinfo=UTC))
+    run_jobs(sessions, app.services.slack, review_playbook, now=dt.datetime(2027, 1, 12, 14, tzinfo=UTC))
     assert sorted(row.idempotency_key for row in review_rows(sessions)) == sorted(
         [f"review:qbr:{partners['globex']}:2027-Q1", f"review:qbr:{partners['initech']}:2027-Q1"])
 
@@ -169,7 +169,7 @@ def test_the_agenda_queries_do_not_grow_with_the_partners(sessions, engine, revi
 
         event.listen(engine, "before_cursor_execute", record)
         try:
-            review_job.run(ClockContext(sessions=sessions, client=None, playbook=review_playbook, now=now))
+            review_job.run(ClockContext(sessions=sessions, slack=None, playbook=review_playbook, now=now))
         finally:
             event.remove(engine, "before_cursor_execute", record)
         return len(seen)

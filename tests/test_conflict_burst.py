@@ -165,7 +165,7 @@ def test_work_left_by_a_process_that_died_after_its_commit_is_picked_up_by_the_n
     if finisher == "the clock":
         if sessions.kw["bind"].dialect.name != "postgresql":
             pytest.skip("SQLite does a handoff's whole work in its own transaction: nothing is left for the clock")
-        report = run_jobs(sessions, app.services.client, playbook, now=clock.now())
+        report = run_jobs(sessions, app.services.slack, playbook, now=clock.now())
         assert report.done.get("lead_refreshes_settled"), report.done
         outbox.deliver(sessions, app.services.slack)
     else:

@@ -414,7 +414,7 @@ def _climb(app, sessions, *, at):
     """Climb as the clock does; the outbox rows it wrote (delivered), [] when nothing moved."""
     with sessions() as session, session.begin():
         climbed = escalations.climb(session, escalation_id=1, playbook=app.services.playbook,
-                                    resolve_approvers=escalations.slack_resolver(app.services.client), now=at)
+                                    resolve_approvers=app.services.slack.resolve_approvers, now=at)
     ids = events.written(session)
     assert climbed == bool(ids)
     app.services.deliver(ids)

@@ -52,16 +52,22 @@ def test_a_reminder_waits_for_the_readers_business_hours(sessions, playbook, sla
     slack.users[OMAR] = {"id": OMAR, "tz": "Asia/Tokyo", "real_name": "Omar"}
     from bot.slack import Slack
     from bot.settings import Settings
+    from store.slack_users import cached, look_up, to_look_up
 
-    client = Slack.from_settings(Settings(slack_bot_token="xoxb-test-token", slack_api_url=slack.url)).client
+    directory = Slack.from_settings(Settings(slack_bot_token="xoxb-test-token", slack_api_url=slack.url))
     now = dt.datetime(2026, 11, 22, 23, 0, tzinfo=dt.UTC)
-    with sessions() as session, session.begin():
-        zone = zones(session, client, [OMAR], fallback=ZoneInfo("UTC"), now=now)[OMAR]
+    with sessions() as session:
+        assert to_look_up(cached(session, [OMAR]), [OMAR], now=now) == [OMAR]
+        assert zones(session, [OMAR], fallback=ZoneInfo("UTC"), now=now)[OMAR] == ZoneInfo("UTC")  # not known yet
+    assert look_up(sessions, directory, [OMAR], now=now) == 1  # Slack is asked outside any transaction
+    with sessions() as session:
+        zone = zones(session, [OMAR], fallback=ZoneInfo("UTC"), now=now)[OMAR]
     assert zone == ZoneInfo("Asia/Tokyo")
     assert not_before(zone, playbook, now) == dt.datetime(2026, 11, 23, 0, 0, tzinfo=dt.UTC)
-    # cached: a second lookup asks Slack nothing
-    with sessions() as session, session.begin():
-        zones(session, client, [OMAR], fallback=ZoneInfo("UTC"), now=now + dt.timedelta(hours=1))
+    # kept: within a week nobody needs looking up again; after it, Omar does
+    with sessions() as session:
+        assert to_look_up(cached(session, [OMAR]), [OMAR], now=now + dt.timedelta(hours=1)) == []
+        assert to_look_up(cached(session, [OMAR]), [OMAR], now=now + dt.timedelta(days=8)) == [OMAR]
     assert len(slack.calls_for("users.info")) == 1
 
 

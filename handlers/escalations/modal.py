@@ -27,7 +27,7 @@ def submit(ack, body, view, client, context) -> None:
                                              action_id=_number(meta.get("action_id")))
         # Slack first (user groups), outside the transaction: a failure is an inline error and saves nothing.
         first = services.playbook.escalation.levels[0]
-        approvers = escalations.slack_resolver(client)(first.approvers)
+        approvers = services.slack.resolve_approvers(first.approvers)
         with services.transaction() as session:
             escalations.raise_escalation(session, draft=draft, requester_id=body["user"]["id"],
                                          playbook=services.playbook, approvers=approvers)

@@ -17,7 +17,7 @@ import datetime as dt
 from sqlalchemy import or_
 
 from messages import reminders as texts
-from scheduling.jobs import ClockContext, job
+from scheduling.jobs import ClockContext, job, with_zones
 from store import sla
 from store.actions import select_with_links, view_of_row
 from store.models import ActionItem
@@ -56,16 +56,19 @@ def run(ctx: ClockContext) -> None:
     # No one's business date is later than the next business day after the latest date on Earth, and a
     # "due soon" reminder is for an action due by the next business day after that.
     horizon = _next_business_day(calendar, _next_business_day(calendar, (now + LATEST_OFFSET).date()))
-    with ctx.sessions() as session, session.begin():
-        rows = session.execute(
+    def find(session):
+        return session.execute(
             select_with_links()
             .where(ActionItem.status == "open", ActionItem.due_date <= horizon,
                    or_(ActionItem.snoozed_until.is_(None), ActionItem.snoozed_until <= now))
             .order_by(ActionItem.id)
-        ).all()
-        if not rows:
-            return
-        openings = sla.Openings(session, ctx.client, playbook, {row[0].owner_id for row in rows}, now)
+        ).all() or None
+
+    def build(row, kind, day):
+        view = view_of_row(row, playbook)
+        return lambda: texts.action_reminder(view, kind=kind, today=day, now=now)
+
+    def remind(session, rows, openings) -> None:
         wanted = []
         for row in rows:
             action = row[0]
@@ -74,13 +77,10 @@ def run(ctx: ClockContext) -> None:
             if kind is not None:
                 wanted.append((reminder_key("action_reminder", ("action", action.id), day.isoformat()), row, kind, day))
         sent = sla.existing_keys(session, (w[0] for w in wanted))
-
-        def build(row, kind, day):
-            view = view_of_row(row, playbook)
-            return lambda: texts.action_reminder(view, kind=kind, today=day, now=now)
-
         reminders = [sla.Reminder(key=key, channel=row[0].owner_id, kind="action_reminder",
                                   subject=("action", row[0].id), not_before=openings.opening(row[0].owner_id),
                                   build=build(row, kind, day))
                      for key, row, kind, day in wanted if key not in sent]
         ctx.count("action_reminders", len(sla.post_reminders(session, reminders, sent=sent, now=ctx.now)))
+
+    with_zones(ctx, find=find, people=lambda rows: {row[0].owner_id for row in rows}, work=remind)

@@ -2,7 +2,8 @@
 
 One query finds them (the index ix_escalations_status_due); each climbs in its own transaction with
 store.escalations.climb, whose conditional UPDATE makes a second clock, or a decision at that
-moment, change nothing. User groups are read from Slack once per pass, not once per escalation.
+moment, change nothing. User groups are read from Slack once per pass, before any transaction, not once
+per escalation.
 """
 
 from __future__ import annotations
@@ -20,17 +21,26 @@ log = logging.getLogger("partnerbot.clock")
 
 
 def _resolver(ctx: ClockContext) -> escalations.Resolver:
-    resolve = (escalations.slack_resolver(ctx.client) if ctx.client is not None
-               else lambda entries: escalations.expand_approvers(entries, {}))
-    cache: dict[tuple[str, ...], list[str]] = {}
+    """Every level's approvers, read from Slack once per pass and before any transaction opens; the
+    resolver the climbs get only looks them up (a level Slack could not tell about raises then)."""
+    known: dict[tuple[str, ...], list[str] | escalations.ApproversUnavailable] = {}
+    for level in ctx.playbook.escalation.levels:
+        key = tuple(level.approvers)
+        if key not in known:
+            try:
+                known[key] = ctx.resolve_approvers(level.approvers)
+            except escalations.ApproversUnavailable as unavailable:
+                known[key] = unavailable
 
-    def cached(entries: Sequence[str]) -> list[str]:
-        key = tuple(entries)
-        if key not in cache:
-            cache[key] = resolve(entries)
-        return list(cache[key])
+    def resolved(entries: Sequence[str]) -> list[str]:
+        found = known.get(tuple(entries))
+        if found is None:  # not a level of this playbook: nothing to read from Slack
+            return escalations.expand_approvers(entries, {})
+        if isinstance(found, escalations.ApproversUnavailable):
+            raise found
+        return list(found)
 
-    return cached
+    return resolved
 
 
 @job("escalation_time_limits")

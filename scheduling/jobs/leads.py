@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import logging
 
-from scheduling.jobs import ClockContext, job
-from store import escalations, events, handoffs, sla
+from scheduling.jobs import ClockContext, job, with_zones
+from store import escalations, handoffs, sla
 from store.errors import ValidationFailed
 
 log = logging.getLogger("partnerbot.clock")
@@ -29,9 +29,7 @@ def _approvers(ctx: ClockContext) -> list[str] | None:
     """Level 1's approvers, user groups expanded, once per pass (as the request handler resolves them)."""
     level = ctx.playbook.escalation.levels[0]
     try:
-        if ctx.client is None:
-            return escalations.expand_approvers(level.approvers, {})
-        return escalations.slack_resolver(ctx.client)(level.approvers)
+        return ctx.resolve_approvers(level.approvers)
     except escalations.ApproversUnavailable as error:
         log.warning("SLA breaches wait: %s", error.errors)
         return None
@@ -40,13 +38,14 @@ def _approvers(ctx: ClockContext) -> list[str] | None:
 @job("lead_accept_deadlines")
 def accept_deadlines(ctx: ClockContext) -> None:
     playbook, now = ctx.playbook, ctx.now
-    with ctx.sessions() as session, session.begin():
-        due = sla.accepts_due(session, playbook=playbook, now=now)
-        if due is None:
-            return
-        openings = sla.Openings(session, ctx.client, playbook, due.people, now)
-        sla.remind_to_accept(session, due.remind, playbook=playbook, openings=openings)
-    ctx.count("accept_reminders", len(events.written(session)))
+    pass_ = with_zones(ctx, find=lambda session: sla.accepts_due(session, playbook=playbook, now=now),
+                       people=lambda due: due.people,
+                       work=lambda session, due, openings: sla.remind_to_accept(session, due.remind, playbook=playbook,
+                                                                                 openings=openings))
+    if pass_ is None:
+        return
+    due, openings, written = pass_
+    ctx.count("accept_reminders", len(written))
 
     passed = 0
     for lead in due.to_backup:
@@ -72,13 +71,12 @@ def accept_deadlines(ctx: ClockContext) -> None:
 @job("lead_outreach_deadlines")
 def outreach_deadlines(ctx: ClockContext) -> None:
     playbook, now = ctx.playbook, ctx.now
-    with ctx.sessions() as session, session.begin():
-        due = sla.outreach_due(session, playbook=playbook, now=now)
-        if not due:
-            return
-        openings = sla.Openings(session, ctx.client, playbook, {d.to for d in due}, now)
-        sla.remind_outreach(session, due, playbook=playbook, openings=openings)
-    ctx.count("outreach_reminders", len(events.written(session)))
+    pass_ = with_zones(ctx, find=lambda session: sla.outreach_due(session, playbook=playbook, now=now) or None,
+                       people=lambda due: {d.to for d in due},
+                       work=lambda session, due, openings: sla.remind_outreach(session, due, playbook=playbook,
+                                                                               openings=openings))
+    if pass_ is not None:
+        ctx.count("outreach_reminders", len(pass_[2]))
 
 
 @job("lead_refreshes")
