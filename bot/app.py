@@ -8,7 +8,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.compose import build_services
-from bot.errors import handle_error
+from handlers.errors import handle_error
 from bot.middleware import BotIdentity, inject_services, mark_verified
 from bot.services import Services
 from bot.settings import Settings

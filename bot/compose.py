@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+import messages.events  # noqa: F401 - every feature's renderers, and the words of refusals (store.errors.words_for)
 from bot import recorder
 from bot.services import Services
 from bot.settings import Settings

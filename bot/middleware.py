@@ -22,10 +22,10 @@ from slack_bolt.authorization.authorize import Authorize
 from slack_sdk import WebClient
 
 from bot.services import Services
+from handlers.errors import VERIFIED
 
 log = logging.getLogger("partnerbot")
 
-VERIFIED = "partnerbot_verified"
 
 
 class BotIdentity(Authorize):

@@ -43,7 +43,7 @@ class Services:
 
     def after(self, work: Callable[[], object], *, body: dict | None = None, respond=None) -> Future:
         """Run `work` once Slack has its answer. Refusals and failures are answered like a listener's."""
-        from bot.errors import run_answered
+        from handlers.errors import run_answered
 
         return self.background.submit(clock.carry(lambda: run_answered(
             work, body, respond, getattr(work, "__qualname__", "work"), self.client)))

@@ -3,11 +3,11 @@ partners/, home/); each folder's register(app) wires its ids (messages/ids.py) t
 
 A listener acks, parses what Slack sent (messages/fields.py), calls one store/ operation in a unit of
 work, and answers: a modal, an inline error, a private reply. Slow work and delivery go to
-`services.after`; refusals are typed errors that bot/errors.py answers in one place. A listener that
+`services.after`; refusals are typed errors that handlers/errors.py answers in one place. A listener that
 grows a second screen of code has logic that belongs in store/ or messages/.
 
-May import: messages/, store/, slack_bolt, and bot/errors (the one place refusals are answered).
-May not import: scheduling/ or other parts of bot/.
+handlers/errors.py is the one place refusals and failures are answered (bot/app.py registers its error
+handler). May import: messages/, store/, slack_bolt. May not import: bot/, scheduling/.
 """
 
 from slack_bolt import App

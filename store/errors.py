@@ -1,4 +1,4 @@
-"""Typed domain errors. The Slack layer turns them into words in one place (bot/errors.py)."""
+"""Typed domain errors. The Slack layer turns them into words in one place (handlers/errors.py)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ class ImportFailed(DomainError):
 # Some refusals name people and moments ("E-1001 was already approved by <@U…> <!date^…>"), which
 # only messages/ knows how to write for Slack. Such an error carries data (a read model); the
 # messages/ module of its feature registers its words with `words_for`, and str() of the error is
-# those words (what bot/errors.py shows). Without registered words, str() is a plain fallback.
+# those words (what handlers/errors.py shows). Without registered words, str() is a plain fallback.
 
 _E = TypeVar("_E", bound=DomainError)
 _WORDS: dict[type, Callable] = {}

@@ -22,11 +22,10 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from store import audit, events, permissions
 from store.errors import EscalationClosed, EscalationMoved, NotFound, ValidationFailed
@@ -274,14 +273,6 @@ def escalation_view(session: Session, escalation: Escalation, playbook: Playbook
 @dataclass
 class RaiseResult:
     escalation: Escalation
-
-    @cached_property
-    def outbox_ids(self) -> list[int]:
-        """The outbox rows of the events its session recorded and has not yet written (its cards among
-        them), written now (events.flush). Only for a caller that must count them before its commit
-        (store.sla's SLA breach, which the clock counts); others deliver events.written(session) after
-        the commit."""
-        return events.flush(object_session(self.escalation))
 
 
 def _is_person(user_id: str | None) -> bool:

@@ -20,9 +20,7 @@ line, like any other problem, before anything is written.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import events, exports, outbox
+from store.csv_files import csv_rows, nul_problems
 from store.errors import ImportFailed, ValidationFailed
 from store.handoffs import HandoffDraft, create_handoff, validate_draft
 from store.models import LEAD_REF_OFFSET, LeadConflict, OutboxMessage, Partner
@@ -50,8 +49,6 @@ CHUNK = 500  # ids per IN (...) list
 MAX_BYTES = 10_000_000  # 10 MB: a bigger file is refused unread (README: CSV in and out)
 MAX_ROWS = 10_000  # rows in one file, all handed off in one transaction: a few minutes' work
 PROGRESS_EVERY = 500  # leads handed off between two progress reports
-NUL_PROBLEM = ("contains a NUL character (\\x00), which cannot be stored — if the file was saved as UTF-16, "
-               "save it again as CSV UTF-8")
 
 
 def slack_user_id(text: str | None) -> str | None:
@@ -80,31 +77,6 @@ class _Row:
     line: int  # where the row starts in the file
     values: dict[str, str]  # column -> cell, formula guard taken off
     problems: tuple[str, ...] = ()  # a row the header cannot be laid over, or cells nothing can store
-
-
-def csv_rows(text: str) -> Iterator[tuple[int, list[str]]]:
-    """(the line a row starts on, its cells) for every row of CSV text, the header first. A row the
-    csv module cannot read is ImportFailed at that line: nothing after it can be trusted."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    while True:
-        line = reader.line_num + 1  # where this row starts, even if a quoted field spans lines
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            if "field larger than field limit" in str(error):
-                problem = (f"a cell runs past {csv.field_size_limit():,} characters, the most one may hold — most "
-                           "likely a quote (\") in this row is never closed, so the rest of the file ran into it")
-            else:
-                problem = f"not readable as CSV ({error})"
-            raise ImportFailed([(line, problem)]) from None
-        yield line, cells
-
-
-def nul_problems(header: list[str], cells: list[str]) -> list[str]:
-    """`column: contains a NUL character …` for each cell of a row that has one."""
-    return [f"{name}: {NUL_PROBLEM}" for name, cell in zip(header, cells) if "\x00" in cell]
 
 
 def _read(text: str) -> tuple[list[str], list[_Row]]:

@@ -127,7 +127,7 @@ def import_partners_csv(session: Session, text: str, *, playbook: Playbook, acto
     """Validate every row first; apply nothing if any row is bad. Re-import updates by name. Rows are
     read as the leads import reads them (lines where rows start; unreadable cells and NUL characters
     are problems at their line)."""
-    from store.lead_import import csv_rows, nul_problems
+    from store.csv_files import csv_rows, nul_problems
 
     rows = csv_rows(text)
     try:

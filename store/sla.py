@@ -263,11 +263,6 @@ def open_sla_breach(session: Session, *, lead_id: int, playbook: Playbook, appro
     return True
 
 
-def after_climb(session: Session, ids: Sequence[int]) -> list[int]:
-    """store.escalations.climb's outbox ids (it writes nothing to a system requester)."""
-    return list(ids)
-
-
 def _plain_time(moment: dt.datetime, zone) -> str:
     local = moment.astimezone(zone)
     return local.strftime("%a %d %b %H:%M ") + (local.tzname() or "")

@@ -122,9 +122,15 @@ def standin_server():
 
 @pytest.fixture
 def slack(standin_server):
+    # The stand-in is shared by a worker's tests: what one test says of people (Omar is in Tokyo) or
+    # user groups must not leak into the next one's time zones and approvers.
     standin_server.reset()
+    standin_server.users.clear()
+    standin_server.usergroups.clear()
     yield standin_server
     standin_server.reset()
+    standin_server.users.clear()
+    standin_server.usergroups.clear()
 
 
 @pytest.fixture

@@ -91,11 +91,6 @@ def test_a_decided_escalation_does_not_climb(sessions, app, ladder):
 
 def test_the_clocks_own_escalation_expires_without_writing_to_a_system_requester(sessions, app, ladder):
     escalation_id = raise_one(sessions, ladder, now=at(5, 16), requester="system:clock")
-    with sessions() as session, session.begin():  # what store.sla does after raising one for the clock
-        from store.sla import after_climb
-
-        ids = session.scalars(select(OutboxMessage.id)).all()
-        after_climb(session, ids)
     for moment in (at(8, 12), at(9, 12)):
         run_jobs(sessions, app.services.slack, ladder, now=moment)
     assert get(sessions, escalation_id).status == "expired"

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings as fuzz_settings, strategies
 from slackkit import simulator as s
 from bot.app import build_services, create_app
 from bot.cli import main
-from bot.errors import FORM_SORRY, form_error
+from handlers.errors import FORM_SORRY, form_error
 from bot.settings import Settings
 from slackkit.simulator import LocalServer, SlackSimulator
 from bot.web import make_wsgi

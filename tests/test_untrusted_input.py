@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from slackkit import simulator as s
-from bot.errors import SORRY
+from handlers.errors import SORRY
 from store.models import ActionItem, Escalation, Lead, Partner, PerformanceIssue
 from store.playbook import parse_playbook
 from tests.conftest import MIA, OMAR, RIYA, STAN, TEST_PLAYBOOK, eventually

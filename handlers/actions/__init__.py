@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from bot.errors import answered
+from handlers.errors import answered
 from handlers.actions import buttons, command, modal
 from messages.ids import Action as Ids
 

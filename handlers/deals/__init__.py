@@ -3,7 +3,7 @@ reason), and the owners' debriefs after a close."""
 
 from slack_bolt import App
 
-from bot.errors import answered
+from handlers.errors import answered
 from handlers.deals import buttons, modal
 from messages.ids import Deal as Ids
 

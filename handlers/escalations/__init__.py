@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from bot.errors import answered
+from handlers.errors import answered
 from handlers.escalations import buttons, command, modal
 from messages.ids import Escalation as Ids
 

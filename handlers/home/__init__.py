@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.errors import answered
+from handlers.errors import answered
 from messages.home import scorecard_modal
 from messages.ids import Home as Ids
 from store import home, metrics, scorecards

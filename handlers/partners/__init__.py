@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from bot.errors import answered
+from handlers.errors import answered
 from handlers.partners import command, issues, modal
 from messages.ids import Issue as IssueIds
 from messages.ids import Partner as Ids

@@ -31,8 +31,10 @@ import logging
 
 from sqlalchemy import exc as db_errors
 
-from bot.middleware import VERIFIED
 from store.errors import DomainError, ValidationFailed
+
+# Set in the request's context by bot.middleware.mark_verified once Bolt has checked the signature.
+VERIFIED = "partnerbot_verified"
 
 log = logging.getLogger("partnerbot")
 
