@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 _PENDING = "partnerbot.events"
 _UNCOMMITTED = "partnerbot.outbox_ids.uncommitted"
 _WRITTEN = "partnerbot.outbox_ids"
+_SAVEPOINTS = "partnerbot.events.savepoints"  # how many events were pending when each open savepoint began
 RECORDER = "partnerbot.recorder"
 
 
@@ -113,19 +114,37 @@ def flush(session: "Session") -> list[int]:
 
 
 def before_commit(session: "Session") -> None:
-    """The session factory's commit hook (store.db.make_session_factory installs it)."""
-    flush(session)
+    """The session factory's commit hook (store.db.make_session_factory installs it). A savepoint's
+    release is not the commit: its events wait for the outermost transaction's."""
+    if not session.in_nested_transaction():
+        flush(session)
 
 
 def after_commit(session: "Session") -> None:
     """The rows are in: the caller may deliver them."""
-    session.info.setdefault(_WRITTEN, []).extend(session.info.pop(_UNCOMMITTED, []))
+    if not session.in_nested_transaction():
+        session.info.setdefault(_WRITTEN, []).extend(session.info.pop(_UNCOMMITTED, []))
 
 
 def after_rollback(session: "Session") -> None:
-    """A rolled-back unit of work happened to nobody: its events and rows are dropped with it."""
+    """A rolled-back unit of work happened to nobody: its events and rows are dropped with it. A
+    savepoint rolled back drops only the events recorded since it began."""
+    if session.in_nested_transaction():
+        marks = session.info.get(_SAVEPOINTS) or [0]
+        del session.info.setdefault(_PENDING, [])[marks[-1]:]
+        return
     session.info.pop(_PENDING, None)
     session.info.pop(_UNCOMMITTED, None)
+
+
+def _savepoint_began(session: "Session", transaction) -> None:
+    if transaction.nested:
+        session.info.setdefault(_SAVEPOINTS, []).append(len(session.info.get(_PENDING, [])))
+
+
+def _savepoint_ended(session: "Session", transaction) -> None:
+    if transaction.nested and session.info.get(_SAVEPOINTS):
+        session.info[_SAVEPOINTS].pop()
 
 
 def install(factory, recorder: Recorder | None) -> None:
@@ -136,3 +155,5 @@ def install(factory, recorder: Recorder | None) -> None:
     event.listen(factory, "before_commit", before_commit)
     event.listen(factory, "after_commit", after_commit)
     event.listen(factory, "after_rollback", after_rollback)
+    event.listen(factory, "after_transaction_create", _savepoint_began)
+    event.listen(factory, "after_transaction_end", _savepoint_ended)
