@@ -297,8 +297,11 @@ def cmd_export(args) -> int:
 def cmd_outbox(args) -> int:
     from store import outbox
 
+    from store.playbook import default_playbook
+
     settings = _settings()
-    with _running(settings, _playbook(settings)) as services, services.sessions() as session:
+    # Listing the outbox reads no rule: a broken playbook file must not hide what waits to be sent.
+    with _running(settings, default_playbook()) as services, services.sessions() as session:
         rows = outbox.waiting(session)
     if not rows:
         print("The outbox is empty: every message has been sent.")

@@ -31,6 +31,7 @@ import logging
 
 from sqlalchemy import exc as db_errors
 
+import messages.words  # noqa: F401 - how refusals name people and times in Slack (store.errors.words_for)
 from store.errors import DomainError, ValidationFailed
 
 # Set in the request's context by bot.middleware.mark_verified once Bolt has checked the signature.

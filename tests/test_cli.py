@@ -264,6 +264,17 @@ def test_outbox_empty(migrated, run):
     assert "empty" in out
 
 
+def test_outbox_is_listed_even_when_the_playbook_file_is_broken(migrated, run, tmp_path, monkeypatch):
+    broken = tmp_path / "playbook.yml"
+    broken.write_text("timezone: Mars/Olympus_Mons\n")
+    monkeypatch.setenv("PLAYBOOK_PATH", str(broken))
+    code, _out, err = run("export", "leads")
+    assert code == 2 and "playbook.yml" in err  # a command that uses the rules says what is wrong with them
+    code, out, err = run("outbox")
+    assert code == 0, err
+    assert "empty" in out
+
+
 def test_outbox_lists_pending_and_failed_rows_only(migrated, run):
     engine = make_engine(migrated)
     try:
@@ -486,10 +497,13 @@ def test_cli_as_a_process_migrates_and_rejects_a_bad_import(tmp_path):
 
 def test_settings_never_show_their_secrets():
     settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1-2-tokenvalue", "SLACK_SIGNING_SECRET": "signingvalue",
-                                  "SLACK_APP_TOKEN": "xapp-appvalue"})
+                                  "SLACK_APP_TOKEN": "xapp-appvalue",
+                                  "DATABASE_URL": "postgresql://partnerbot:dbpasswordvalue@db.example.com/partners"})
     assert settings.bot_token == "xoxb-1-2-tokenvalue" and settings.signing_secret == "signingvalue"
-    for shown in (repr(settings), str(settings), settings.model_dump_json(), f"{settings!r}"):
+    for shown in (repr(settings), str(settings), f"{settings!r}"):
         assert "tokenvalue" not in shown and "signingvalue" not in shown and "appvalue" not in shown
+        assert "dbpasswordvalue" not in shown
+    assert "tokenvalue" not in settings.model_dump_json() and "signingvalue" not in settings.model_dump_json()
 
 
 def test_settings_come_from_a_dot_env_file_and_the_environment_wins(tmp_path, monkeypatch):

@@ -24,7 +24,8 @@ def _add(rest, command, client, respond, services) -> None:
 def _list(rest, command, client, respond, services) -> None:
     with services.sessions() as session:
         found, total = partners.list_partners(session, query=rest)
-        respond(**views.partner_list(found, total=total, query=rest))
+        message = views.partner_list(found, total=total, query=rest)
+    respond(**message)
 
 
 def _help(rest, command, client, respond, services) -> None:

@@ -11,44 +11,48 @@ from store import clock
 
 
 def scorecard(rest, command, client, respond, services) -> None:
-    playbook = services.playbook
     with services.sessions() as session:
-        name, period_text = scorecards.split_name_and_period(session, rest, playbook)
-        if not name:
-            respond(response_type="ephemeral", text="Name the partner, e.g. `/partner scorecard Globex Partners` "
-                    "or `/partner scorecard Globex Partners last quarter`.")
-            return
-        partner = partner_named(session, name)
-        try:
-            period = metrics.parse_period(period_text, playbook, now=clock.now())
-        except ValueError as problem:
-            respond(response_type="ephemeral", text=f"{escape(str(problem))}.")
-            return
-        card = scorecards.scorecard(session, playbook, partner.id, period)
-    respond(**views.scorecard_message(card))
+        message = _scorecard(session, rest, services.playbook)
+    respond(**message)  # Slack is answered once the session is closed, never while it holds the database
+
+
+def _scorecard(session, rest: str, playbook) -> dict:
+    name, period_text = scorecards.split_name_and_period(session, rest, playbook)
+    if not name:
+        return _private("Name the partner, e.g. `/partner scorecard Globex Partners` "
+                        "or `/partner scorecard Globex Partners last quarter`.")
+    partner = partner_named(session, name)
+    try:
+        period = metrics.parse_period(period_text, playbook, now=clock.now())
+    except ValueError as problem:
+        return _private(f"{escape(str(problem))}.")
+    return views.scorecard_message(scorecards.scorecard(session, playbook, partner.id, period))
 
 
 def baseline(rest, command, client, respond, services) -> None:
-    playbook = services.playbook
-    user_id = command["user_id"]
     with services.transaction() as session:
-        name, period_text = scorecards.split_name_and_period(session, rest, playbook)
-        if not name:
-            respond(response_type="ephemeral", text="Name the partner and a period that is over, e.g. "
-                    "`/partner baseline Globex Partners 2026-Q1`, or `default` for its first full quarter.")
-            return
-        partner = partner_named(session, name)
-        if not period_text:
-            partners = scorecards.partner_infos(session, [partner.id])
-            own = scorecards.baseline_overrides(playbook, partners.values())
-            found = metrics.baseline_periods(session, playbook, as_of=clock.now(), partner_ids=[partner.id],
-                                             overrides=own)
-            respond(**views.baseline_message(partner.name, found.get(partner.id), chosen=bool(own)))
-            return
-        try:
-            chosen = scorecards.set_baseline(session, playbook, partner=partner, text=period_text, actor_id=user_id)
-        except ValidationFailed as failure:
-            respond(response_type="ephemeral", text=f"{escape(failure.errors['period'])}")
-            return
-        name = partner.name
-    respond(**views.baseline_set_message(name, chosen))
+        message = _baseline(session, rest, services.playbook, user_id=command["user_id"])
+    respond(**message)  # after the commit: the baseline is kept before anyone is told it is
+
+
+def _baseline(session, rest: str, playbook, *, user_id: str) -> dict:
+    name, period_text = scorecards.split_name_and_period(session, rest, playbook)
+    if not name:
+        return _private("Name the partner and a period that is over, e.g. "
+                        "`/partner baseline Globex Partners 2026-Q1`, or `default` for its first full quarter.")
+    partner = partner_named(session, name)
+    if not period_text:
+        partners = scorecards.partner_infos(session, [partner.id])
+        own = scorecards.baseline_overrides(playbook, partners.values())
+        found = metrics.baseline_periods(session, playbook, as_of=clock.now(), partner_ids=[partner.id],
+                                         overrides=own)
+        return views.baseline_message(partner.name, found.get(partner.id), chosen=bool(own))
+    try:
+        chosen = scorecards.set_baseline(session, playbook, partner=partner, text=period_text, actor_id=user_id)
+    except ValidationFailed as failure:
+        return _private(f"{escape(failure.errors['period'])}")
+    return views.baseline_set_message(partner.name, chosen)
+
+
+def _private(text: str) -> dict:
+    return {"response_type": "ephemeral", "text": text}
