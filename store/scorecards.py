@@ -313,6 +313,15 @@ def canonical(period: Period) -> str:
     return f"{period.start.date():%Y-%m-%d}..{last:%Y-%m-%d}"
 
 
+def baseline_of(session: Session, playbook: Playbook, partner: Partner, *, now: dt.datetime | None = None):
+    """A partner's baseline as the scorecards use it: the period and whether someone chose it (a
+    `partners.baselines` entry or `/partner baseline`) rather than the default first full quarter."""
+    own = baseline_overrides(playbook, partner_infos(session, [partner.id]).values())
+    found = metrics.baseline_periods(session, playbook, as_of=now or clock.now(), partner_ids=[partner.id],
+                                     overrides=own)
+    return found.get(partner.id), bool(own)
+
+
 def set_baseline(session: Session, playbook: Playbook, *, partner: Partner, text: str, actor_id: str,
                  now: dt.datetime | None = None) -> Period | None:
     """Set (or with "default" clear) the partner's baseline period; only its partner manager or an

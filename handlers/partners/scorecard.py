@@ -42,11 +42,8 @@ def _baseline(session, rest: str, playbook, *, user_id: str) -> dict:
                         "`/partner baseline Globex Partners 2026-Q1`, or `default` for its first full quarter.")
     partner = partner_named(session, name)
     if not period_text:
-        partners = scorecards.partner_infos(session, [partner.id])
-        own = scorecards.baseline_overrides(playbook, partners.values())
-        found = metrics.baseline_periods(session, playbook, as_of=clock.now(), partner_ids=[partner.id],
-                                         overrides=own)
-        return views.baseline_message(partner.name, found.get(partner.id), chosen=bool(own))
+        period, chosen = scorecards.baseline_of(session, playbook, partner)
+        return views.baseline_message(partner.name, period, chosen=chosen)
     try:
         chosen = scorecards.set_baseline(session, playbook, partner=partner, text=period_text, actor_id=user_id)
     except ValidationFailed as failure:
