@@ -191,7 +191,11 @@ def test_a_pass_meeting_someone_new_asks_slack_outside_its_transaction(engine, s
         def resolve_approvers(self, entries):
             return app.services.slack.resolve_approvers(entries)
 
-    lead_jobs.accept_deadlines(ClockContext(sessions=sessions, slack=Watching(), playbook=playbook, now=at(9, 10)))
+    from store import clock
+
+    with clock.travelled_to(at(9, 10), tick=False):  # as run_jobs does: the pass happens at its instant
+        lead_jobs.accept_deadlines(ClockContext(sessions=sessions, slack=Watching(), playbook=playbook,
+                                                now=at(9, 10)))
     assert open_transactions_when_asked and set(open_transactions_when_asked) == {0}
     with sessions() as session:
         assert session.get(SlackUser, OMAR).tz == "Asia/Tokyo"
