@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import logging
 import os
 import sys
 from pathlib import Path
@@ -398,13 +397,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bot.logs import LoggingError, configure
     from store.playbook import PlaybookError
 
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
+        configure()
         return args.func(args)
-    except (SettingsError, PlaybookError) as error:
+    except (SettingsError, PlaybookError, LoggingError) as error:
         print(f"partnerbot: {error}", file=sys.stderr)
         return 2
 

@@ -22,6 +22,8 @@ from slack_bolt.request.internals import build_context
 from bot import inbound
 from store import clock
 from store.db import database_answers
+from bot.logs import request_fields
+from store.log_context import about
 
 log = logging.getLogger("partnerbot.web")
 
@@ -42,7 +44,8 @@ def make_wsgi(app: App):
         except inbound.Refused as refused:
             log.debug("refused %s: %s", refused.status, refused.reason)
             return _reply(start_response, refused.status, {"error": refused.reason})
-        return _respond(start_response, app.dispatch(_bolt_request(raw, body, headers, environ)))
+        with about(**request_fields(body)):  # every line the request writes, its listeners' included
+            return _respond(start_response, app.dispatch(_bolt_request(raw, body, headers, environ)))
 
     def wsgi(environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -109,8 +112,10 @@ def application():
     from bot.settings import Settings, SettingsError
     from store.playbook import PlaybookError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.logs import LoggingError, configure
+
     try:
+        configure()
         settings = Settings.from_env()
         settings.require_slack()
         try:
@@ -118,7 +123,7 @@ def application():
         except DatabaseNotAnswering as down:
             log.warning("%s Serving anyway: /healthz answers 503 until it answers.", down)
         wsgi = make_wsgi(create_app(settings))
-    except (SettingsError, PlaybookError) as error:
+    except (SettingsError, PlaybookError, LoggingError) as error:
         # gunicorn prints this one line and stops (no traceback); a worker would otherwise log one.
         raise AppImportError(f"partnerbot: {error}") from None
     # Move everything built at start-up (SQLAlchemy, pydantic, Bolt) out of the cyclic collector's

@@ -27,6 +27,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduling.jobs import ClockContext, load_all
 from store import clock, outbox
+from store.log_context import about
 
 log = logging.getLogger("partnerbot.clock")
 TICK_SECONDS = 60
@@ -63,11 +64,16 @@ def run_jobs(sessions, slack, playbook, *, now: dt.datetime, stop: Callable[[], 
             if stop is not None and stop():
                 report.stopped = True
                 break
-            try:
-                job.run(ctx)
-            except Exception:  # noqa: BLE001 - one job's bug must not stop the clock; it is logged in full
-                log.exception("clock job %s failed", job.name)
-                report.failed_jobs.append(job.name)
+            before = dict(ctx.counts)
+            with about(job=job.name):
+                try:
+                    job.run(ctx)
+                except Exception:  # noqa: BLE001 - one job's bug must not stop the clock; it is logged in full
+                    log.exception("clock job %s failed", job.name)
+                    report.failed_jobs.append(job.name)
+                did = {k: v - before.get(k, 0) for k, v in ctx.counts.items() if v != before.get(k, 0)}
+                if did:
+                    log.info("%s: %s", job.name, ", ".join(f"{k} {v}" for k, v in sorted(did.items())))
     report.done = dict(ctx.counts)
     return report
 
@@ -132,9 +138,6 @@ def run_clock(services) -> None:
         if report.sent or report.retrying or report.failed:
             log.info("outbox: sent %d, retrying %d, failed %d", len(report.sent), len(report.retrying), len(report.failed))
 
-    # The CLI set the root logger's level (WARNING unless LOG_LEVEL says otherwise); the clock's own lines
-    # (what each pass did, start and stop) are INFO and always wanted.
-    log.setLevel(min(log.getEffectiveLevel(), logging.INFO))
     # The signals wait for the main thread alone: blocked here before any thread starts (threads inherit
     # the mask), so no send is interrupted, and taken below with sigwait, outside any signal handler.
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
