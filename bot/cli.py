@@ -71,7 +71,7 @@ def cmd_clock(args) -> int:
     from scheduling.clock import run_clock
 
     settings = _settings()
-    settings.require_slack()
+    settings.require_slack(signing_secret=False)  # the clock sends; it receives no request to verify
     playbook = _playbook(settings)
     _check_database(settings)
     with _running(settings, playbook) as services:
@@ -86,6 +86,7 @@ def cmd_tick(args) -> int:
     now = dt.datetime.fromisoformat(args.now.replace("Z", "+00:00")) if args.now else None
     if now is not None and now.tzinfo is None:
         raise SettingsError("--now needs a time zone, like 2026-12-01T14:00:00Z.")
+    _check_database(settings)
     with _running(settings) as services:
         report = tick(services, now=now)
     print(report.summary())
@@ -299,6 +300,7 @@ def cmd_outbox(args) -> int:
     from store.playbook import default_playbook
 
     settings = _settings()
+    _check_database(settings)
     # Listing the outbox reads no rule: a broken playbook file must not hide what waits to be sent.
     with _running(settings, default_playbook()) as services, services.sessions() as session:
         rows = outbox.waiting(session)

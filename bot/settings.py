@@ -72,11 +72,16 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value):
         try:
-            return normalise_database_url(value)
+            url = normalise_database_url(value)
         except Exception as error:  # noqa: BLE001 - SQLAlchemy's ArgumentError and friends
             raise SettingsError(
                 f"DATABASE_URL is not a database URL ({error}). Use sqlite:///partnerbot.db or "
                 "postgresql://user:password@host:5432/dbname.") from None
+        if not url.startswith(("sqlite:", "postgresql+psycopg:")):
+            raise SettingsError(
+                f"DATABASE_URL must be SQLite or Postgres (got a {url.split(':', 1)[0]}:// URL). Use "
+                "sqlite:///partnerbot.db or postgresql://user:password@host:5432/dbname.")
+        return url
 
     @field_validator("playbook_path", mode="before")
     @classmethod
@@ -124,7 +129,7 @@ class Settings(BaseSettings):
     def app_token(self) -> str:
         return self.slack_app_token.get_secret_value()
 
-    def require_slack(self, *, socket_mode: bool = False) -> None:
+    def require_slack(self, *, socket_mode: bool = False, signing_secret: bool = True) -> None:
         missing = []
         if not self.bot_token:
             missing.append("SLACK_BOT_TOKEN (the Bot User OAuth Token, xoxb-…, from OAuth & Permissions)")
@@ -135,7 +140,7 @@ class Settings(BaseSettings):
                 missing.append("SLACK_APP_TOKEN (an app-level token, xapp-…, with connections:write, from Basic Information)")
             elif not self.app_token.startswith("xapp-"):
                 raise SettingsError("SLACK_APP_TOKEN must be an app-level token starting with xapp-.")
-        elif not self.signing_secret:
+        elif signing_secret and not self.signing_secret:
             missing.append("SLACK_SIGNING_SECRET (from Basic Information → App Credentials)")
         if missing:
             raise SettingsError("Set these environment variables before starting:\n  " + "\n  ".join(missing))

@@ -516,3 +516,29 @@ def test_settings_come_from_a_dot_env_file_and_the_environment_wins(tmp_path, mo
     assert settings.bot_token == "xoxb-from-dotenv"
     assert settings.playbook_path == "ops/playbook.yml"
     assert settings.port == 4200
+
+
+@pytest.mark.parametrize("command", [("outbox",), ("tick",), ("export", "leads")])
+def test_commands_on_an_unmigrated_database_say_what_to_run(command, database_file, run):
+    code, out, err = run(*command)
+    assert code == 2, out
+    assert "partnerbot db upgrade" in err and "Traceback" not in err and "OperationalError" not in err
+
+
+@pytest.mark.parametrize("url", ["mysql://bob:pw@db.example.com/partners", "oracle://db.example.com/x"])
+def test_a_database_other_than_sqlite_or_postgres_is_a_clear_error(url, database_file, monkeypatch, run):
+    with pytest.raises(SettingsError, match="SQLite or Postgres"):
+        Settings.from_env({"DATABASE_URL": url})
+    monkeypatch.setenv("DATABASE_URL", url)
+    code, _out, err = run("outbox")
+    assert code == 2 and "DATABASE_URL" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_clock_needs_the_bot_token_but_not_the_signing_secret():
+    settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1-2-3"})
+    settings.require_slack(signing_secret=False)  # what `partnerbot clock` asks: it verifies no request
+    with pytest.raises(SettingsError, match="SLACK_SIGNING_SECRET"):
+        settings.require_slack()  # what `serve` asks
+    with pytest.raises(SettingsError, match="SLACK_BOT_TOKEN"):
+        Settings.from_env({"SLACK_SIGNING_SECRET": "s"}).require_slack(signing_secret=False)
