@@ -342,8 +342,22 @@ def _export_kinds() -> list[str]:
     return list(EXPORTS)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("partnerbot")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="partnerbot", description="Runs a partner co-selling playbook in Slack.")
+    parser = argparse.ArgumentParser(
+        prog="partnerbot", description="Runs a partner co-selling playbook in Slack.",
+        epilog="Reads from the environment (or a .env file): SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, "
+               "SLACK_API_URL, DATABASE_URL, PLAYBOOK_PATH, PORT, PUBLIC_URL, LOG_LEVEL, LOG_FORMAT. "
+               "`partnerbot COMMAND --help` says what a command does.")
+    parser.add_argument("--version", action="version", version=f"partnerbot {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("demo", help="play a whole handoff against a local stand-in of Slack and print what people see")
     p.add_argument("--database", help="database URL (default: a fresh SQLite file in a temporary folder)")

@@ -542,3 +542,19 @@ def test_the_clock_needs_the_bot_token_but_not_the_signing_secret():
         settings.require_slack()  # what `serve` asks
     with pytest.raises(SettingsError, match="SLACK_BOT_TOKEN"):
         Settings.from_env({"SLACK_SIGNING_SECRET": "s"}).require_slack(signing_secret=False)
+
+
+def test_version_names_the_installed_release(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"partnerbot {version('partnerbot')}"
+
+
+def test_help_names_the_environment_it_reads(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("SLACK_BOT_TOKEN", "DATABASE_URL", "PLAYBOOK_PATH", "LOG_LEVEL", "LOG_FORMAT"))
