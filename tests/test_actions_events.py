@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from messages import actions as views
-from store import actions, events
+from store import actions, clock, events
 from store.events import Post, Refresh
 from store.events.actions import ActionCreated, ActionDone, ActionReassigned
 from store.models import OutboxMessage
@@ -26,7 +26,7 @@ def _count(session) -> int:
 
 
 def _create(sessions, playbook, *, link=None) -> int:
-    draft = actions.ActionDraft(title="Run a workshop", owner_id=OMAR, due_date=dt.datetime.now(NY).date(),
+    draft = actions.ActionDraft(title="Run a workshop", owner_id=OMAR, due_date=clock.today(NY),
                                 success_criteria="Ten reps certified", impact_estimate=None, priority="high", link=link)
     with sessions() as session, session.begin():
         action = actions.create_action(session, draft=draft, creator_id=RIYA, playbook=playbook).action

@@ -202,3 +202,27 @@ def test_a_pass_meeting_someone_new_asks_slack_outside_its_transaction(engine, s
         reminder = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "accept_reminder")).one()
     # Tuesday 10:00 in New York is Wednesday 00:00 in Tokyo: the reminder waits for Omar's 09:00 there.
     assert reminder.next_attempt_at == dt.datetime(2027, 2, 10, 0, 0, tzinfo=dt.UTC)
+
+
+def test_a_pass_whose_users_info_fails_reminds_in_the_playbooks_zone_and_asks_again_next_time(
+        engine, sessions, app, playbook, slack):
+    from tests.test_clock_leads import hand_off
+    from scheduling.jobs import ClockContext
+    from scheduling.jobs import leads as lead_jobs
+    from store import clock
+
+    slack.users[OMAR] = {"id": OMAR, "tz": "Asia/Tokyo", "real_name": "Omar"}
+    hand_off(sessions, playbook, _partner(sessions), now=at(5, 16), company="Initech")
+    slack.fail_next("users.info", status=500, times=10)  # Slack is down (the client retries a 5xx once)
+    with clock.travelled_to(at(9, 10), tick=False):
+        lead_jobs.accept_deadlines(ClockContext(sessions=sessions, slack=app.services.slack, playbook=playbook,
+                                                now=at(9, 10)))
+    with sessions() as session:
+        assert session.get(SlackUser, OMAR) is None  # nothing kept of an answer Slack did not give
+        [reminder] = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "accept_reminder")).all()
+    # Omar's zone unknown: the playbook's (New York), where Tuesday 10:00 is business hours: at once.
+    assert reminder.channel == OMAR and reminder.next_attempt_at == at(9, 10)
+    slack.reset()  # Slack is back: the next pass that needs Omar asks again and keeps the answer
+    assert look_up(sessions, app.services.slack, [OMAR], now=at(9, 11)) == 1
+    with sessions() as session:
+        assert session.get(SlackUser, OMAR).tz == "Asia/Tokyo"
