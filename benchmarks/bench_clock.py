@@ -58,8 +58,8 @@ from slack_sdk import WebClient  # noqa: E402
 from sqlalchemy import event, func, select  # noqa: E402
 
 from benchmarks.harness import (  # noqa: E402
-    COMPANY_FORMS, DOMAIN_FIRST, DOMAIN_SECOND, MANAGERS, MARKETS, NEXT_STEPS, PARTNER_ROOTS,
-    PARTNER_SUFFIXES, PROBLEMS, REPS, TLDS, bulk_load, count_rows, reset_database, slack_id,
+    partner_names,
+    COMPANY_FORMS, DOMAIN_FIRST, DOMAIN_SECOND, MANAGERS, MARKETS, NEXT_STEPS, PROBLEMS, REPS, TLDS, bulk_load, count_rows, reset_database, slack_id,
 )
 from bot.slack import Slack  # noqa: E402
 from slackkit.webapi import SlackStandin  # noqa: E402
@@ -99,12 +99,7 @@ USERS = REPS + MANAGERS
 def build(rng: random.Random, due: int, playbook: Playbook) -> dict[str, list[dict]]:
     """Rows for every table, with exactly `due` items due at NOW (see the module docstring)."""
     calendar = playbook.calendar
-    names, seen = [], set()
-    while len(names) < N_PARTNERS:
-        name = f"{rng.choice(PARTNER_ROOTS)} {rng.choice(PARTNER_SUFFIXES)}"
-        if name.lower() not in seen:
-            seen.add(name.lower())
-            names.append(name)
+    names = partner_names(rng, N_PARTNERS)
     tiers = list(playbook.tiers)
     partners = [{
         "id": pid, "name": name, "name_key": name.lower(), "type": rng.choice(playbook.partner_types),

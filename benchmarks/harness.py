@@ -144,6 +144,18 @@ REPS = [f"U0REP{i:04d}" for i in range(1, 81)]
 MANAGERS = [f"U0MGR{i:03d}" for i in range(1, 16)]
 
 
+def partner_names(rng, count: int) -> list[str]:
+    """`count` distinct partner names (any case) from root x suffix, so type-ahead "glo" finds a full page."""
+    names: list[str] = []
+    seen: set[str] = set()
+    while len(names) < count:
+        name = f"{rng.choice(PARTNER_ROOTS)} {rng.choice(PARTNER_SUFFIXES)}"
+        if name.lower() not in seen:
+            seen.add(name.lower())
+            names.append(name)
+    return names
+
+
 def slack_id(rng: random.Random, prefix: str, length: int = 10) -> str:
     return prefix + "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(length))
 
@@ -164,13 +176,7 @@ def build_dataset(rng: random.Random, now: dt.datetime, playbook: Playbook, n_ta
     calendar, window = playbook.calendar, dt.timedelta(days=playbook.conflicts.protection_window_days)
 
     # partners: names from root x suffix; type-ahead "glo" finds a full first page
-    names: list[str] = []
-    seen: set[str] = set()
-    while len(names) < N_PARTNERS:
-        name = f"{rng.choice(PARTNER_ROOTS)} {rng.choice(PARTNER_SUFFIXES)}"
-        if name.lower() not in seen:
-            seen.add(name.lower())
-            names.append(name)
+    names = partner_names(rng, N_PARTNERS)
     tiers = list(playbook.tiers)
     tier_weights = [40, 35, 20, 5][: len(tiers)] + [10] * max(0, len(tiers) - 4)
     partners = []
